@@ -1,0 +1,42 @@
+"""Exceptions and warnings raised by archit; each message says what was wrong and what to do."""
+
+from __future__ import annotations
+
+
+class ArchitError(Exception):
+    """Base class of every error archit raises on purpose."""
+
+
+class PluginError(ArchitError):
+    """A plugin failed to import or to register (raised in strict mode)."""
+
+
+class PluginConflictError(ArchitError):
+    """Two distributions registered the same name."""
+
+
+class UnknownNameError(ArchitError, KeyError):
+    """A backbone, head or rewrite name that no installed plugin provides."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class MissingPluginError(UnknownNameError):
+    """A checkpoint or config names a plugin distribution that is not installed."""
+
+
+class ConfigError(ArchitError, ValueError):
+    """A head or backbone configuration is invalid."""
+
+
+class IncompatibleHeadError(ArchitError):
+    """A head needs something the chosen backbone does not provide."""
+
+
+class CheckpointError(ArchitError):
+    """A checkpoint is missing, corrupt, or does not fit the model."""
+
+
+class ArchitPluginWarning(UserWarning):
+    """A plugin was isolated because it failed; the others still work."""

@@ -1,0 +1,65 @@
+"""Head specifications: what a head plugin registers (the module class is imported only when built)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from ._imports import resolve
+
+
+@attrs.frozen(kw_only=True)
+class HeadConfig:
+    """Base class of head configs (attrs, validated on construction, JSON-serialisable).
+
+    Subclasses declare fields with validators and override :meth:`needs`.
+    """
+
+    def needs(self) -> frozenset[str]:
+        """Backbone capabilities this head needs (see ``archit_core.CAPABILITIES``)."""
+        return frozenset({"token_states"})
+
+
+@attrs.frozen(kw_only=True)
+class HFEquivalent:
+    """The Hugging Face class a head is equivalent to, and how their weights correspond.
+
+    ``keys`` maps Hugging Face head key prefixes (outside the base model) to archit head key prefixes;
+    ``config`` gives the head-config values that make the archit head compute what Hugging Face's does;
+    ``config_fields`` are fields shared by name between the head config and the Hugging Face config.
+    """
+
+    auto_class: str
+    keys: Mapping[str, str] = attrs.field(factory=dict)
+    config: Mapping[str, Any] = attrs.field(factory=dict)
+    config_fields: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class HeadSpec:
+    """A named head: its module class (``"package.module:Class"`` or the class), its attrs config class,
+    extra forward inputs it reads besides ``labels``, and its Hugging Face equivalent if any."""
+
+    module: str | type
+    config_class: type[HeadConfig]
+    inputs: tuple[str, ...] = ()
+    hf_equivalent: HFEquivalent | None = None
+    description: str = ""
+
+    def module_class(self) -> type:
+        """The head's ``nn.Module`` class (imports it)."""
+        return resolve(self.module)
+
+    def make_config(self, data: Mapping[str, Any] | HeadConfig | None, *, where: str = "head_config") -> HeadConfig:
+        """A validated head config from a dict, a config instance or None (defaults)."""
+        from .configs import config_from_dict
+
+        return config_from_dict(self.config_class, data, where=where)
+
+
+def needs_of(config: Any) -> frozenset[str]:
+    """The capabilities a head config declares it needs."""
+    needs: Callable[[], Any] | None = getattr(config, "needs", None)
+    return frozenset(needs()) if needs else frozenset({"token_states"})

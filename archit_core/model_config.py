@@ -1,0 +1,64 @@
+"""``ArchitConfig``: the transformers config of an archit model (imports transformers' config machinery only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import PreTrainedConfig
+
+from .errors import ArchitError, MissingPluginError, UnknownNameError
+from .host import get_host
+from .registry import Registration
+
+
+def resolve_part(kind: str, name: str | None, provenance: dict[str, Any] | None) -> Registration:
+    """The registration a saved config names, preferring the distribution that built it; a missing plugin
+    raises :class:`MissingPluginError` saying what to ``pip install``."""
+    if not name:
+        raise ArchitError(f"this archit config names no {kind}")
+    host = get_host()
+    dist = (provenance or {}).get("distribution")
+    try:
+        return host.registry.get(kind, name)
+    except UnknownNameError as exc:
+        if dist:
+            version = (provenance or {}).get("version")
+            raise MissingPluginError(
+                f"this model needs the {kind} {name!r} from the distribution {dist}"
+                f"{' ' + version if version else ''}, which is not installed (or is disabled or broken). "
+                f"Install it with `pip install {dist}`. Details: {exc}"
+            ) from exc
+        raise
+    except ArchitError:
+        if dist:  # several providers: take the one that built the checkpoint
+            return host.registry.get(kind, f"{name}@{dist}")
+        raise
+
+
+class ArchitConfig(PreTrainedConfig):
+    """The config of a :class:`ModelWithHead`: backbone and head names and configs, and the plugin
+    distributions and versions that built it."""
+
+    model_type = "archit"
+
+    backbone: str | None = None
+    backbone_config: Any = None
+    head: str | None = None
+    head_config: dict | None = None
+    plugins: dict | None = None
+
+    def __post_init__(self, **kwargs: Any) -> None:
+        if isinstance(self.backbone_config, dict) and self.backbone:
+            reg = resolve_part("backbone", self.backbone, (self.plugins or {}).get("backbone"))
+            self.backbone_config = reg.obj.config_from_dict(self.backbone_config)
+        super().__post_init__(**kwargs)
+
+    @property  # type: ignore[override]
+    def sub_configs(self) -> dict[str, type]:
+        """The backbone config is a sub-config, so attention settings reach it."""
+        return {"backbone_config": PreTrainedConfig} if isinstance(self.backbone_config, PreTrainedConfig) else {}
+
+    @property
+    def initializer_range(self) -> float:
+        """Standard deviation used to initialise head weights: the backbone's."""
+        return float(getattr(self.backbone_config, "initializer_range", None) or 0.02)

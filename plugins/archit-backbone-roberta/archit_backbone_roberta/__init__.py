@@ -1,0 +1,48 @@
+"""archit backbone ``roberta``: transformers' ``RobertaModel``; the default is roberta-base's architecture."""
+
+from __future__ import annotations
+
+from archit_core import HFEquivalent, TransformersBackbone, hookimpl
+
+ROBERTA = TransformersBackbone(
+    config_class="transformers:RobertaConfig",
+    model_class="transformers:RobertaModel",
+    # roberta-base: 12 layers, hidden 768, 12 heads, vocabulary 50265, positions offset by the padding index.
+    defaults={
+        "vocab_size": 50265,
+        "max_position_embeddings": 514,
+        "type_vocab_size": 1,
+        "layer_norm_eps": 1e-5,
+        "pad_token_id": 1,
+        "bos_token_id": 0,
+        "eos_token_id": 2,
+    },
+    tiny={"vocab_size": 1000, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64},
+    checkpoint_prefix="roberta",
+    roles={
+        "embeddings": "embeddings",
+        "word_embeddings": "embeddings.word_embeddings",
+        "layers": "encoder.layer.*",
+        "attention.query": "encoder.layer.*.attention.self.query",
+        "attention.key": "encoder.layer.*.attention.self.key",
+        "attention.value": "encoder.layer.*.attention.self.value",
+        "attention.output": "encoder.layer.*.attention.output.dense",
+        "feed_forward.in": "encoder.layer.*.intermediate.dense",
+        "feed_forward.out": "encoder.layer.*.output.dense",
+    },
+    head_layouts={
+        # RobertaClassificationHead: dense + tanh on the first token, then out_proj.
+        "sequence-classification": HFEquivalent(
+            auto_class="AutoModelForSequenceClassification",
+            keys={"classifier.dense.": "pooler.dense.", "classifier.out_proj.": "classifier."},
+            config={"pooling": "first", "pooler_dense": True, "pooler_activation": "tanh"},
+            config_fields=("num_labels", "problem_type"),
+        ),
+    },
+    description="RoBERTa encoder (default: roberta-base architecture, random weights)",
+)
+
+
+@hookimpl
+def provide_backbone(registry):
+    registry.add_backbone("roberta", ROBERTA)

@@ -1,0 +1,25 @@
+"""The token-classification head module."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from archit_core import Head, HeadOutput
+
+
+class TokenClassificationHead(Head):
+    """Dropout and a linear classifier on every token state; cross-entropy ignoring label -100."""
+
+    def __init__(self, config, backbone):
+        super().__init__(config, backbone)
+        self.dropout = nn.Dropout(config.dropout if config.dropout is not None else backbone.head_dropout)
+        self.classifier = nn.Linear(backbone.hidden_size, config.num_labels)
+
+    def forward(self, features, labels=None, **inputs):
+        logits = self.classifier(self.dropout(features.token_states))
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(
+                logits.view(-1, self.config.num_labels), labels.to(logits.device).view(-1), ignore_index=-100
+            )
+        return HeadOutput(logits=logits, loss=loss)
