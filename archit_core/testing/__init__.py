@@ -1,0 +1,36 @@
+"""Testing tools for archit and its plugin authors: fake distributions, a fresh plugin host, the contract suite.
+
+The pytest plugin (``archit_core.testing.pytest_plugin``, loaded automatically) gives the fixtures ``archit_host`` and
+``fake_distribution``. Importing this package imports neither torch nor transformers.
+"""
+
+from __future__ import annotations
+
+from .contract import (
+    ContractError,
+    PairReport,
+    backbone_contract,
+    check_backbone,
+    check_backbone_alone,
+    check_head,
+    check_head_alone,
+    check_pair,
+    counterparts,
+    head_contract,
+)
+from .distributions import FakeDistribution, make_distribution
+
+__all__ = [
+    "ContractError",
+    "FakeDistribution",
+    "PairReport",
+    "backbone_contract",
+    "check_backbone",
+    "check_backbone_alone",
+    "check_head",
+    "check_head_alone",
+    "check_pair",
+    "counterparts",
+    "head_contract",
+    "make_distribution",
+]
