@@ -1,0 +1,169 @@
+"""Checkpoints: save_pretrained -> archit_core.load and AutoModel.from_pretrained, missing plugins, build(checkpoint=),
+strict loading."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+import archit_core
+from archit_core import CheckpointError, ConfigError, MissingPluginError, PluginHost
+
+
+@pytest.fixture
+def saved(real_host, tmp_path, batch):
+    """A tiny roberta tagger (trained one step, so no weight is at its initial value), saved to tmp_path/model."""
+    torch.manual_seed(0)
+    model = archit_core.build("roberta", "token-classification", head_config={"num_labels": 3}, tiny=True)
+    labels = torch.tensor([[-100, 0, 1, 2, 1, 0, 2], [-100, 2, 2, 1, 0, -100, -100]])
+    model(**batch, labels=labels).loss.backward()
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= 0.1 * p.grad
+    model.eval()
+    folder = tmp_path / "model"
+    model.save_pretrained(folder)
+    return model, folder
+
+
+def test_load_gives_the_same_model(saved, batch):
+    model, folder = saved
+    loaded = archit_core.load(folder).eval()
+    assert type(loaded) is type(model)
+    for field in ("backbone", "head", "head_config", "plugins", "num_labels"):
+        assert getattr(loaded.config, field) == getattr(model.config, field)
+    bookkeeping = {"_name_or_path", "dtype"}  # transformers records where and in which dtype it loaded
+    assert {k: v for k, v in loaded.config.backbone_config.to_dict().items() if k not in bookkeeping} == {
+        k: v for k, v in model.config.backbone_config.to_dict().items() if k not in bookkeeping
+    }
+    torch.testing.assert_close(loaded.state_dict(), model.state_dict())
+    torch.testing.assert_close(loaded(**batch).logits, model(**batch).logits)
+
+
+AUTO_SCRIPT = """
+import sys
+import torch
+{imports}
+from transformers import AutoModel
+model = AutoModel.from_pretrained(sys.argv[1]).eval()
+inputs = torch.load(sys.argv[2])
+with torch.no_grad():
+    logits = model(**inputs).logits
+torch.save({{"class": type(model).__module__ + "." + type(model).__name__, "logits": logits}}, sys.argv[3])
+"""
+
+
+@pytest.mark.parametrize(
+    "imports",
+    ["import archit_core\nimport transformers", "import transformers\nfrom transformers import AutoConfig, AutoModel\nimport archit_core"],
+    ids=["archit-first", "transformers-first"],
+)
+def test_automodel_from_pretrained_loads_an_archit_checkpoint(saved, batch, tmp_path, imports):
+    model, folder = saved
+    torch.save(batch, tmp_path / "inputs.pt")
+    script = AUTO_SCRIPT.format(imports=imports)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(folder), str(tmp_path / "inputs.pt"), str(tmp_path / "out.pt")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = torch.load(tmp_path / "out.pt")
+    assert result["class"] == "archit_core.modeling.ModelWithHead"
+    torch.testing.assert_close(result["logits"], model(**batch).logits)
+
+
+def test_automodel_without_archit_core_does_not_know_the_checkpoint(saved):
+    _, folder = saved
+    script = f"from transformers import AutoModel\nAutoModel.from_pretrained({str(folder)!r})"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "archit" in done.stderr  # so the tests above show what importing archit_core does
+
+
+def edit_config(folder, **changes):
+    file = folder / "config.json"
+    config = json.loads(file.read_text())
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    file.write_text(json.dumps(config))
+
+
+def test_a_checkpoint_whose_backbone_plugin_is_missing_names_the_distribution_to_install(saved):
+    _, folder = saved
+    edit_config(folder, backbone="gpt9", plugins={"backbone": {"name": "gpt9", "plugin": "archit-backbone-gpt9:gpt9",
+                                                               "distribution": "archit-backbone-gpt9", "version": "9.1"}})
+    with pytest.raises(MissingPluginError, match=r"the backbone 'gpt9' from the distribution archit-backbone-gpt9 9\.1, .*`pip install archit-backbone-gpt9`"):
+        archit_core.load(folder)
+
+
+def test_a_host_lacking_the_head_plugin_names_the_distribution_to_install(saved):
+    _, folder = saved
+    host = PluginHost(allow=["archit-backbone-roberta"], strict=True)
+    with pytest.raises(MissingPluginError, match=r"the head 'token-classification' from the distribution archit-head-token-classification .*`pip install archit-head-token-classification`"):
+        archit_core.load(folder, host=host)
+
+
+def test_build_from_a_checkpoint_with_the_same_head_loads_everything(saved):
+    model, folder = saved
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = archit_core.build("roberta", "token-classification", head_config={"num_labels": 3}, checkpoint=folder)
+    torch.testing.assert_close(again.state_dict(), model.state_dict())
+
+
+@pytest.mark.parametrize(
+    ("head", "head_config"),
+    [("token-classification", {"num_labels": 5}), ("pooled", {"pooling": "mean"})],
+    ids=["other-head-config", "other-head"],
+)
+def test_build_from_a_checkpoint_with_another_head_loads_the_backbone_only(saved, head, head_config):
+    model, folder = saved
+    with pytest.warns(UserWarning, match=rf"loaded the backbone of .*; its head \('token-classification' .* so head '{head}' is freshly initialised"):
+        again = archit_core.build("roberta", head, head_config=head_config, checkpoint=folder)
+    torch.testing.assert_close(again.backbone.state_dict(), model.backbone.state_dict())
+    assert again.config.head == head
+    assert again.config.head_config == archit_core.config_to_dict(again.head.config)
+    assert head_config.items() <= again.config.head_config.items()
+    assert again.head.classifier.weight.shape != model.head.classifier.weight.shape or not torch.equal(
+        again.head.classifier.weight, model.head.classifier.weight
+    )
+
+
+def test_build_from_a_checkpoint_checks_the_backbone(saved, real_host):
+    _, folder = saved
+    with pytest.raises(CheckpointError, match="holds backbone 'roberta', not 'toy'"):
+        archit_core.build("toy", "pooled", head_config={"pooling": "mean"}, checkpoint=folder)
+    with pytest.raises(ConfigError, match="either checkpoint= or backbone_config="):
+        archit_core.build("roberta", "token-classification", checkpoint=folder, backbone_config={"num_hidden_layers": 1})
+
+
+@pytest.mark.parametrize("change", ["drop", "add"])
+def test_load_is_strict(saved, change):
+    _, folder = saved
+    weights = load_file(folder / "model.safetensors")
+    if change == "drop":
+        del weights["head.classifier.bias"]
+    else:
+        weights["head.extra.weight"] = torch.zeros(2)
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match="does not load strictly") as info:
+        archit_core.load(folder)
+    assert ("head.classifier.bias" if change == "drop" else "head.extra.weight") in str(info.value)
+
+
+def test_load_refuses_what_is_not_an_archit_checkpoint(saved, tmp_path):
+    model, _ = saved
+    model.backbone.save_pretrained(tmp_path / "plain")
+    with pytest.raises(CheckpointError, match="is not an archit checkpoint \\(model_type='roberta'\\)"):
+        archit_core.load(tmp_path / "plain")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        archit_core.load(tmp_path / "nowhere")
