@@ -176,7 +176,7 @@ class TransformersBackbone(Backbone):
                 )
             return copy.deepcopy(overrides)
         overrides = dict(overrides or {})
-        known = _config_fields(cls)
+        known = _config_fields(cls) | set(self.defaults) | set(self.tiny)  # extra attributes the plugin sets itself
         for key in overrides:
             if key not in known:
                 close = difflib.get_close_matches(key, sorted(known), n=1)
