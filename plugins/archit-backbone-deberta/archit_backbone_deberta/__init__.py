@@ -1,0 +1,71 @@
+"""archit backbone ``deberta``: transformers' ``DebertaV2Model`` (DeBERTa-v2 and v3); the default is
+deberta-v3-base's architecture.
+
+DeBERTa-v2 has no pooler in its base model, so heads asking for ``pooling="pooler"`` are refused at build time;
+its Hugging Face sequence classifier pools with a ``ContextPooler`` outside the base model, which the
+``sequence-classification`` head reproduces with ``pooling="first", pooler_dense=True``.
+"""
+
+from __future__ import annotations
+
+from operator import attrgetter
+
+from archit_core import HFEquivalent, TransformersBackbone, hookimpl
+
+DEBERTA = TransformersBackbone(
+    config_class="transformers:DebertaV2Config",
+    model_class="transformers:DebertaV2Model",
+    # deberta-v3-base: 12 layers, hidden 768, 12 heads, vocabulary 128100, disentangled relative attention with
+    # 256 log-buckets, shared position keys, no absolute positions in the input.
+    # position_buckets, norm_rel_ebd and share_att_key are no DebertaV2Config fields: the config keeps them as
+    # extra attributes, which DebertaV2Model reads.
+    defaults={
+        "vocab_size": 128100,
+        "hidden_size": 768,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "intermediate_size": 3072,
+        "hidden_act": "gelu",
+        "max_position_embeddings": 512,
+        "relative_attention": True,
+        "position_buckets": 256,
+        "norm_rel_ebd": "layer_norm",
+        "share_att_key": True,
+        "pos_att_type": ["p2c", "c2p"],
+        "max_relative_positions": -1,
+        "position_biased_input": False,
+        "layer_norm_eps": 1e-7,
+        "type_vocab_size": 0,
+        "pad_token_id": 0,
+    },
+    tiny={"vocab_size": 1000, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64},
+    checkpoint_prefix="deberta",
+    roles={
+        "embeddings": "embeddings",
+        "word_embeddings": "embeddings.word_embeddings",
+        "layers": "encoder.layer.*",
+        "attention.query": "encoder.layer.*.attention.self.query_proj",
+        "attention.key": "encoder.layer.*.attention.self.key_proj",
+        "attention.value": "encoder.layer.*.attention.self.value_proj",
+        "attention.output": "encoder.layer.*.attention.output.dense",
+        "feed_forward.in": "encoder.layer.*.intermediate.dense",
+        "feed_forward.out": "encoder.layer.*.output.dense",
+        "relative_embeddings": "encoder.rel_embeddings",
+    },
+    head_layouts={
+        # DebertaV2ForSequenceClassification: ContextPooler (dense + config.pooler_hidden_act on the first token)
+        # at the top level, dropout, classifier.
+        "sequence-classification": HFEquivalent(
+            auto_class="AutoModelForSequenceClassification",
+            keys={"pooler.dense.": "pooler.dense.", "classifier.": "classifier."},
+            config={"pooling": "first", "pooler_dense": True, "pooler_activation": attrgetter("pooler_hidden_act")},
+            config_fields=("num_labels", "problem_type"),
+        ),
+    },
+    description="DeBERTa-v2/v3 encoder (default: deberta-v3-base architecture, random weights)",
+)
+
+
+@hookimpl
+def provide_backbone(registry):
+    registry.add_backbone("deberta", DEBERTA)
