@@ -1,0 +1,71 @@
+"""archit head ``sequence-classification``: one label (or score) per sequence, as Hugging Face's
+``*ForSequenceClassification``.
+
+The sequence vector is the first token's state (``pooling="first"``), the masked mean of the token states
+(``"mean"``) or the backbone's own pooler output (``"pooler"``, e.g. BERT's); ``pooler_dense`` adds a dense layer
+and an activation on top of it (RoBERTa's and DeBERTa's classification heads). The loss follows
+``problem_type`` exactly as Hugging Face computes it.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from archit_core import HeadConfig, HeadSpec, HFEquivalent, hookimpl, one_of, positive, probability
+
+PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+POOLINGS = ("first", "mean", "pooler")
+
+
+def _not_on_pooler(instance: SequenceClassificationConfig, attribute: attrs.Attribute, value: bool) -> None:
+    if value and instance.pooling == "pooler":
+        raise ValueError(
+            f"'{attribute.name}' must be False when pooling='pooler': the backbone's pooler already has its dense "
+            "layer and activation. Use pooling='first' with pooler_dense=True for a head-side pooler.",
+            attribute,
+        )
+
+
+def _non_empty_str(instance: SequenceClassificationConfig, attribute: attrs.Attribute, value: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"'{attribute.name}' must be an activation name such as 'tanh' or 'gelu', got {value!r}", attribute)
+
+
+@attrs.frozen(kw_only=True)
+class SequenceClassificationConfig(HeadConfig):
+    """``num_labels`` outputs per sequence.
+
+    ``problem_type``: ``"regression"`` (MSE), ``"single_label_classification"`` (cross-entropy),
+    ``"multi_label_classification"`` (BCE with logits), or None to decide per batch as Hugging Face does
+    (one label: regression; integer labels: single-label; otherwise multi-label).
+    ``pooling``: ``"first"``, ``"mean"`` or ``"pooler"`` (the backbone's pooler, if it has one).
+    ``pooler_dense``: a dense layer + ``pooler_activation`` on the pooled vector (not with ``pooling="pooler"``).
+    ``dropout``: before the dense layer and before the classifier (None: the backbone's classifier dropout).
+    """
+
+    num_labels: int = attrs.field(default=2, validator=positive)
+    problem_type: str | None = attrs.field(default=None, validator=one_of(None, *PROBLEM_TYPES))
+    pooling: str = attrs.field(default="first", validator=one_of(*POOLINGS))
+    pooler_dense: bool = attrs.field(default=False, validator=[attrs.validators.instance_of(bool), _not_on_pooler])
+    pooler_activation: str = attrs.field(default="tanh", validator=_non_empty_str)
+    dropout: float | None = attrs.field(default=None, validator=probability)
+
+    def needs(self) -> frozenset[str]:
+        return frozenset({"token_states", "pooler"} if self.pooling == "pooler" else {"token_states"})
+
+
+@hookimpl
+def provide_head(registry):
+    registry.add_head(
+        "sequence-classification",
+        HeadSpec(
+            module="archit_head_sequence_classification.head:SequenceClassificationHead",
+            config_class=SequenceClassificationConfig,
+            hf_equivalent=HFEquivalent(
+                auto_class="AutoModelForSequenceClassification",
+                keys={"classifier.": "classifier."},
+                config_fields=("num_labels", "problem_type"),
+            ),
+            description="one label or score per sequence; regression, single-label or multi-label loss",
+        ),
+    )
