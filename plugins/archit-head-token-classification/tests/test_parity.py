@@ -1,0 +1,43 @@
+"""Parity with Hugging Face's ``*ForTokenClassification``: same weights, same logits and loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import transformers
+
+import archit_core
+from archit_core.interop import equivalent, head_config_for_hf, import_hf_state_dict
+
+HEAD = "token-classification"
+
+
+@pytest.mark.parametrize("backbone", ["roberta", "bert", "deberta"])
+def test_logits_and_loss_match_hugging_face(backbone: str) -> None:
+    pytest.importorskip(f"archit_backbone_{backbone}")
+    config = archit_core.get_host().backbone(backbone).obj.make_config(tiny=True)
+    config.num_labels = 5
+    torch.manual_seed(0)
+    hf = getattr(transformers, equivalent(backbone, HEAD).auto_class).from_config(config).eval()
+    model = archit_core.build(backbone, HEAD, backbone_config=config, head_config=head_config_for_hf(backbone, HEAD, config))
+    import_hf_state_dict(model, hf.state_dict())
+    model.eval()
+
+    generator = torch.Generator().manual_seed(1)
+    input_ids = torch.randint(3, config.vocab_size, (2, 6), generator=generator)
+    attention_mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]])
+    labels = torch.randint(0, 5, (2, 6), generator=generator)
+    labels[1, 4:] = -100
+    with torch.no_grad():
+        expected = hf(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+        got = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+    assert model.head.config.num_labels == 5
+    torch.testing.assert_close(got.logits, expected.logits)
+    torch.testing.assert_close(got.loss, expected.loss)
+
+
+def test_invalid_config_names_the_field() -> None:
+    spec = archit_core.get_host().head(HEAD).obj
+    for data, field in [({"num_labels": 0}, "num_labels"), ({"labels": 3}, "labels"), ({"dropout": "0.1"}, "dropout")]:
+        with pytest.raises(archit_core.ConfigError, match=f"head_config.{field}"):
+            spec.make_config(data)
