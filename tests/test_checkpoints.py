@@ -99,16 +99,16 @@ def edit_config(folder, **changes):
 
 def test_a_checkpoint_whose_backbone_plugin_is_missing_names_the_distribution_to_install(saved):
     _, folder = saved
-    edit_config(folder, backbone="gpt9", plugins={"backbone": {"name": "gpt9", "plugin": "archit-backbone-gpt9:gpt9",
-                                                               "distribution": "archit-backbone-gpt9", "version": "9.1"}})
-    with pytest.raises(MissingPluginError, match=r"the backbone 'gpt9' from the distribution archit-backbone-gpt9 9\.1, .*`pip install archit-backbone-gpt9`"):
+    edit_config(folder, backbone="gpt9", plugins={"backbone": {"name": "gpt9", "plugin": "acme-gpt9:gpt9",
+                                                               "distribution": "acme-gpt9", "version": "9.1"}})
+    with pytest.raises(MissingPluginError, match=r"the backbone 'gpt9' from the distribution acme-gpt9 9\.1, .*Install it with `pip install acme-gpt9`"):
         archit_core.load(folder)
 
 
 def test_a_host_lacking_the_head_plugin_names_the_distribution_to_install(saved):
     _, folder = saved
     host = PluginHost(allow=["archit-backbone-roberta"], strict=True)
-    with pytest.raises(MissingPluginError, match=r"the head 'token-classification' from the distribution archit-head-token-classification .*`pip install archit-head-token-classification`"):
+    with pytest.raises(MissingPluginError, match=r"the head 'token-classification' from the distribution archit-head-token-classification .*Install it with `pip install archit-head-token-classification`"):
         archit_core.load(folder, host=host)
 
 

@@ -33,10 +33,6 @@ from typing import Any
 
 import attrs
 
-#: Token ids below this are left out of random inputs (padding, CLS, SEP, ... sit there in most vocabularies).
-FIRST_ORDINARY_ID = 5
-
-
 class ContractError(AssertionError):
     """A backbone or head breaks archit's plugin contract; the message names the pair and the check."""
 
@@ -82,37 +78,42 @@ def _tensors(value: Any) -> list[Any]:
     return []
 
 
-def _inputs(facts: Any, batch_size: int, seq_len: int, generator: Any) -> dict[str, Any]:
+def _pad_last(batch: dict[str, Any]) -> dict[str, Any]:
+    """Mask the last two positions of the last sequence, so padding is exercised."""
+    mask = batch["attention_mask"]
+    if mask.shape[0] > 1 and mask.shape[1] > 2:
+        mask[-1, -2:] = 0
+    return batch
+
+
+def _token_inputs(facts: Any, batch_size: int, seq_len: int, generator: Any) -> dict[str, Any]:
+    """Token ids and a padded attention mask for a bare backbone module (no head, so no model for dummy_batch)."""
     import torch
 
+    from archit_core.dummy import FIRST_ORDINARY_ID
+
     vocab = facts.vocab_size or 100
-    low = min(FIRST_ORDINARY_ID, vocab - 1)
-    input_ids = torch.randint(low, vocab, (batch_size, seq_len), generator=generator)
-    attention_mask = torch.ones_like(input_ids)
-    if batch_size > 1 and seq_len > 2:
-        attention_mask[-1, -2:] = 0  # the last sequence is padded
-    return {"input_ids": input_ids, "attention_mask": attention_mask}
+    input_ids = torch.randint(min(FIRST_ORDINARY_ID, vocab - 1), vocab, (batch_size, seq_len), generator=generator)
+    return _pad_last({"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)})
 
 
-def _head_batch(where: str, spec: Any, config: Any, batch_size: int, seq_len: int, generator: Any) -> tuple[Any, dict[str, Any]]:
-    """Labels and extra inputs for a batch, from the head module's ``dummy_labels`` / ``dummy_inputs``."""
-    cls = spec.module_class()
-    make_labels: Callable[..., Any] | None = getattr(cls, "dummy_labels", None)
-    if make_labels is None:
-        raise _fail(where, f"{cls.__qualname__} has no dummy_labels(config, batch_size, seq_len, *, generator=None) "
-                    "classmethod; add one so the contract suite can train it on any backbone")
-    labels = make_labels(config, batch_size, seq_len, generator=generator)
-    extra: dict[str, Any] = {}
-    if spec.inputs:
-        make_inputs: Callable[..., Any] | None = getattr(cls, "dummy_inputs", None)
-        if make_inputs is None:
-            raise _fail(where, f"the head reads inputs {spec.inputs} but {cls.__qualname__} has no dummy_inputs("
-                        "config, batch_size, seq_len, *, generator=None) classmethod returning them")
-        extra = dict(make_inputs(config, batch_size, seq_len, generator=generator))
-        missing = sorted(set(spec.inputs) - set(extra))
-        if missing:
-            raise _fail(where, f"dummy_inputs returned no {', '.join(missing)}")
-    return labels, extra
+def _model_batch(where: str, model: Any, batch_size: int, seq_len: int, generator: Any) -> tuple[dict[str, Any], Any]:
+    """Inputs (with the head's extra inputs) and labels from :func:`archit_core.dummy.dummy_batch`."""
+    from archit_core import ArchitError
+    from archit_core.dummy import dummy_batch
+
+    try:
+        batch = dummy_batch(model, batch_size, seq_len, generator=generator)
+    except ArchitError as exc:
+        raise _fail(where, str(exc)) from None
+    if "labels" not in batch:
+        raise _fail(where, f"{type(model.head).__qualname__} has no dummy_labels(config, batch_size, seq_len, *, "
+                    "generator=None) classmethod; add one so the contract suite can train it on any backbone")
+    missing = sorted(set(model.head_spec.inputs) - set(batch))
+    if missing:
+        raise _fail(where, f"dummy_inputs returned no {', '.join(missing)}")
+    labels = batch.pop("labels")
+    return _pad_last(batch), labels
 
 
 def _check_logits(where: str, logits: Any, batch_size: int) -> list[Any]:
@@ -185,11 +186,8 @@ def check_pair(
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = archit_core.build(backbone, head, head_config=hconf, tiny=True, host=host)
-    generator = torch.Generator().manual_seed(seed)
     facts = b.obj.facts(model.config.backbone_config)
-    inputs = _inputs(facts, batch_size, seq_len, generator)
-    labels, extra = _head_batch(where, h.obj, hconf, batch_size, seq_len, generator)
-    inputs |= extra
+    inputs, labels = _model_batch(where, model, batch_size, seq_len, torch.Generator().manual_seed(seed))
     checks: list[str] = []
 
     model.eval()
@@ -284,7 +282,7 @@ def check_backbone_alone(name: str, *, host: Any = None, batch_size: int = 2, se
         torch.manual_seed(seed)
         module = spec.build(config)
     module.eval()
-    inputs = _inputs(facts, batch_size, seq_len, torch.Generator().manual_seed(seed))
+    inputs = _token_inputs(facts, batch_size, seq_len, torch.Generator().manual_seed(seed))
     with torch.no_grad():
         out = spec.encode(module, inputs)
         layered = spec.encode(module, inputs, output_hidden_states=True) if "hidden_states" in provides else None
