@@ -47,7 +47,8 @@ class PluginHost:
         strict: bool | None = None,
         group: str = ENTRY_POINT_GROUP,
     ) -> None:
-        self.allow = {_normalise(a) for a in (allow if allow is not None else _env_list("ARCHIT_PLUGINS") or [])} or None
+        allow = allow if allow is not None else _env_list("ARCHIT_PLUGINS")
+        self.allow = {_normalise(a) for a in allow} if allow is not None else None
         self.disable = {_normalise(d) for d in (disable if disable is not None else _env_list("ARCHIT_DISABLE_PLUGINS") or [])}
         self.strict = _env_flag("ARCHIT_STRICT_PLUGINS") if strict is None else strict
         self.group = group
