@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -16,8 +17,9 @@ INSTALLED_BACKBONE = "roberta"
 INSTALLED_HEAD = "token-classification"
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "archit_core.cli", *args], capture_output=True, text=True, timeout=300)
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "archit_core.cli", *args], capture_output=True, text=True, timeout=300,
+                          env=env)
 
 
 def _row(text: str, second_column: str) -> str:
@@ -97,6 +99,32 @@ def test_plugins_shows_broken_disabled_conflicting_and_declaring_plugins(capsys)
     assert _row(out, "archit-head-token-classification:").split()[0] == "disabled"
     assert "roberta (!)" in out
     assert "roberta@archit-backbone-other" in out and "ARCHIT_DISABLE_PLUGINS" in out
+
+
+def _crashing_plugin(fake_distribution) -> dict[str, str]:
+    """Install a fake distribution whose entry point fails to import; the environment that lets a subprocess see it."""
+    dist = fake_distribution(
+        "archit-head-crashes", "0.3", {"crashes": "archit_crashes_plugin"},
+        {"archit_crashes_plugin": "raise ImportError('missing dependency nothing_here')"},
+    )
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(dist.path), os.environ.get("PYTHONPATH", "")])}
+
+
+def test_plugins_lists_a_plugin_that_fails_to_import_without_a_warning_on_stderr(fake_distribution):
+    env = _crashing_plugin(fake_distribution)
+    env.pop("ARCHIT_STRICT_PLUGINS", None)
+    result = run_cli("plugins", env=env)
+    assert result.returncode == 0, result.stderr
+    assert _row(result.stdout, "archit-head-crashes:crashes").split()[0] == "broken"
+    assert "missing dependency nothing_here" in result.stdout
+    assert result.stderr == ""
+
+
+def test_plugins_exits_2_in_strict_mode_with_a_broken_plugin(fake_distribution):
+    result = run_cli("plugins", env={**_crashing_plugin(fake_distribution), "ARCHIT_STRICT_PLUGINS": "1"})
+    assert result.returncode == 2
+    assert "archit-head-crashes 0.3" in result.stderr and "nothing_here" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_plugins_imports_neither_torch_nor_transformers():
