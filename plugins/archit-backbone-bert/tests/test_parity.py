@@ -7,27 +7,17 @@ import torch
 import transformers
 
 import archit_core
+from archit_core.testing.parity import assert_backbone_matches
 from archit_core.interop import convert_hf_state_dict, head_config_for_hf
 
 
 def test_encode_matches_bert_model_with_segments() -> None:
-    spec = archit_core.get_host().backbone("bert").obj
-    config = spec.make_config(tiny=True)
-    torch.manual_seed(0)
-    hf = transformers.BertModel(config).eval()
-    module = spec.build(config, frozenset({"pooler"})).eval()
-    module.load_state_dict(hf.state_dict())
     inputs = {
         "input_ids": torch.tensor([[101, 7, 8, 102, 9, 102], [101, 5, 102, 6, 102, 0]]),
         "token_type_ids": torch.tensor([[0, 0, 0, 0, 1, 1], [0, 0, 0, 1, 1, 0]]),
         "attention_mask": torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0]]),
     }
-    with torch.no_grad():
-        expected = hf(**inputs, output_hidden_states=True)
-        got = spec.encode(module, inputs, output_hidden_states=True)
-    torch.testing.assert_close(got.token_states, expected.last_hidden_state)
-    torch.testing.assert_close(got.hidden_states, expected.hidden_states)
-    torch.testing.assert_close(got.pooled, expected.pooler_output)
+    assert_backbone_matches("bert", transformers.BertModel, inputs)
 
 
 def test_default_is_bert_base_uncased() -> None:

@@ -8,6 +8,7 @@ import torch
 import transformers
 
 import archit_core
+from archit_core.testing.parity import assert_backbone_matches
 
 
 def deberta() -> archit_core.Backbone:
@@ -17,18 +18,9 @@ def deberta() -> archit_core.Backbone:
 def test_encode_matches_deberta_v2_model() -> None:
     config = deberta().make_config(tiny=True)
     assert config.relative_attention and config.position_buckets == 256 and config.share_att_key  # v3 attention
-    torch.manual_seed(0)
-    hf = transformers.DebertaV2Model(config).eval()
-    module = deberta().build(config, frozenset({"token_states"})).eval()
-    module.load_state_dict(hf.state_dict())
     input_ids = torch.randint(3, config.vocab_size, (2, 9), generator=torch.Generator().manual_seed(1))
     inputs = {"input_ids": input_ids, "attention_mask": torch.tensor([[1] * 9, [1] * 6 + [0] * 3])}
-    with torch.no_grad():
-        expected = hf(**inputs, output_hidden_states=True)
-        got = deberta().encode(module, inputs, output_hidden_states=True)
-    torch.testing.assert_close(got.token_states, expected.last_hidden_state)
-    torch.testing.assert_close(got.hidden_states, expected.hidden_states)
-    assert got.pooled is None
+    assert_backbone_matches("deberta", transformers.DebertaV2Model, inputs, pooler=False)
 
 
 def test_default_is_deberta_v3_base() -> None:
