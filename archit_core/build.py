@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from .configs import config_to_dict
 from .errors import CheckpointError, ConfigError
@@ -26,48 +28,43 @@ def build(
     head_config: Mapping[str, Any] | Any = None,
     checkpoint: str | Path | None = None,
     tiny: bool = False,
+    strict: bool = False,
+    reinit_head: bool = False,
     host: PluginHost | None = None,
     dtype: Any = None,
     device: Any = None,
+    device_map: Any = None,
     **options: Any,
 ) -> ModelWithHead:
     """A model made of the named backbone and head, from whichever plugins provide them.
 
     ``backbone_config`` is a dict of overrides of the backbone's documented default (its tiny test architecture
-    with ``tiny=True``) or a config object; ``head_config`` a dict or the head's attrs config. ``checkpoint``
-    is an archit checkpoint folder: the same head loads everything strictly, another head loads the backbone only.
+    with ``tiny=True``) or a config object; ``head_config`` a dict or the head's attrs config.
     ``name@distribution`` selects one provider when several register a name.
+
+    ``checkpoint`` is a folder (or hub id) whose config fixes the backbone config: a Hugging Face base model (head
+    fresh), a Hugging Face task model (its head imported when it is the requested head's equivalent, else fresh),
+    or an archit checkpoint (everything, strictly, for the same head; the backbone only for another). What was
+    loaded is on ``model.loading_report``; ``strict=True`` refuses fresh backbone weights, and ``reinit_head=True``
+    starts the head fresh when its size differs from the checkpoint's.
     """
     unknown = sorted(set(options) - CONFIG_OPTIONS)
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(map(repr, unknown))} for build(); valid: {', '.join(sorted(CONFIG_OPTIONS))}")
+    if checkpoint is not None and backbone_config is not None:
+        raise ConfigError("give either checkpoint= or backbone_config=, not both: the checkpoint fixes the backbone config")
     host = host or get_host()
     with using(host):
         from .modeling import ArchitConfig, ModelWithHead, check_compatible
 
         b = host.backbone(backbone)
         h = host.head(head)
-        saved: dict[str, Any] | None = None
-        if checkpoint is not None:
-            from .checkpoints import is_archit_config, read_config
-
-            saved = read_config(checkpoint)
-            if not is_archit_config(saved):
-                raise CheckpointError(
-                    f"{str(checkpoint)!r} is not an archit checkpoint (model_type={saved.get('model_type')!r}); "
-                    "build() loads archit checkpoints saved with save_pretrained"
-                )
-            if saved.get("backbone") != b.name:
-                raise CheckpointError(
-                    f"{str(checkpoint)!r} holds backbone {saved.get('backbone')!r}, not {b.name!r}; "
-                    f"build({saved.get('backbone')!r}, ...) to use it"
-                )
-            if backbone_config is not None:
-                raise ConfigError("give either checkpoint= or backbone_config=, not both: the checkpoint fixes the backbone config")
-            bconf = b.obj.config_from_dict(saved["backbone_config"])
-        else:
-            bconf = b.obj.make_config(backbone_config, tiny=tiny)
-        hconf = h.obj.make_config(head_config)
+        plan = _plan(checkpoint, b, h, head_config, reinit_head) if checkpoint is not None else None
+        if plan is not None and plan.same_model:
+            model = load(checkpoint, host=host, dtype=dtype, device_map=device_map)
+            return model.to(device) if device is not None else model
+        bconf = plan.backbone_config if plan is not None else b.obj.make_config(backbone_config, tiny=tiny)
+        hconf = h.obj.make_config(plan.head_config if plan is not None else head_config)
         check_compatible(b, h, bconf, hconf)
         if hasattr(hconf, "num_labels") and "id2label" not in options:
             options["num_labels"] = hconf.num_labels
@@ -79,18 +76,108 @@ def build(
             plugins={"backbone": b.provenance(), "head": h.provenance()},
             **options,
         )
-        if saved is not None and saved.get("head") == h.name and saved.get("head_config") == config.head_config:
-            model = load(checkpoint, host=host, dtype=dtype)
-        else:
+        if plan is None:
             model = _construct(ModelWithHead, config, dtype)
-            if saved is not None:
-                _load_backbone_only(model, checkpoint)
-                warnings.warn(
-                    f"loaded the backbone of {str(checkpoint)!r}; its head ({saved.get('head')!r} with "
-                    f"{saved.get('head_config')}) differs from the requested one, so head {h.name!r} is freshly initialised",
-                    stacklevel=2,
-                )
+        else:
+            from .loading import from_pretrained
+
+            extra = {k: v for k, v in {"dtype": dtype, "device_map": device_map}.items() if v is not None}
+            model = from_pretrained(
+                ModelWithHead, checkpoint, config, key_mapping=plan.key_mapping, format=plan.format,
+                notes=plan.notes, strict=strict, skip_prefix=plan.skip_prefix, **extra,
+            )
         return model.to(device) if device is not None else model
+
+
+@attrs.frozen
+class _Plan:
+    """How to load one checkpoint into one backbone + head."""
+
+    format: str
+    backbone_config: Any = None
+    head_config: Any = None
+    key_mapping: dict[str, str] = attrs.field(factory=dict)
+    notes: tuple[str, ...] = ()
+    skip_prefix: str | None = None
+    same_model: bool = False
+
+
+def _plan(checkpoint: str | Path, b: Any, h: Any, head_config: Any, reinit_head: bool) -> _Plan:
+    from .checkpoints import is_archit_config, read_config, weight_files
+
+    saved = read_config(checkpoint)
+    weight_files(checkpoint)
+    user = config_to_dict(head_config) if attrs.has(type(head_config)) else dict(head_config or {})
+    if is_archit_config(saved):
+        return _plan_archit(checkpoint, saved, b, h, user, reinit_head)
+    return _plan_transformers(checkpoint, saved, b, h, user, reinit_head)
+
+
+def _plan_archit(checkpoint: str | Path, saved: dict[str, Any], b: Any, h: Any, user: dict[str, Any], reinit_head: bool) -> _Plan:
+    if saved.get("backbone") != b.name:
+        raise CheckpointError(
+            f"{str(checkpoint)!r} holds the archit backbone {saved.get('backbone')!r}, not {b.name!r}; "
+            f"build({saved.get('backbone')!r}, ...) to use it"
+        )
+    bconf = b.obj.config_from_dict(saved["backbone_config"])
+    hconf = config_to_dict(h.obj.make_config(user))
+    if saved.get("head") == h.name and saved.get("head_config") == hconf:
+        return _Plan("archit", same_model=True)
+    if saved.get("head") == h.name and not reinit_head:
+        theirs = saved.get("head_config") or {}
+        field = next(k for k in sorted(set(theirs) | set(hconf)) if theirs.get(k) != hconf.get(k))
+        raise CheckpointError(
+            f"head_config.{field}={hconf.get(field)!r} but the checkpoint's {h.name!r} head has {field}="
+            f"{theirs.get(field)!r}; pass reinit_head=True to start the head fresh, or drop the field to take the "
+            "checkpoint's"
+        )
+    note = (
+        f"head {h.name!r} is fresh: the checkpoint's head is {saved.get('head')!r} with {saved.get('head_config')}, "
+        "and another head's weights are never loaded"
+    )
+    return _Plan("archit", bconf, user, notes=(note,), skip_prefix="head.")
+
+
+def _plan_transformers(
+    checkpoint: str | Path, saved: dict[str, Any], b: Any, h: Any, user: dict[str, Any], reinit_head: bool
+) -> _Plan:
+    from .interop import hf_class_name, resolve_hf_values
+
+    model_type = saved.get("model_type")
+    expected = getattr(b.obj, "model_type", None)
+    if expected is not None and model_type != expected:
+        raise CheckpointError(
+            f"{str(checkpoint)!r} is a {model_type!r} checkpoint, but backbone {b.name!r} builds {expected!r} models; "
+            "choose the backbone of that family (`archit plugins` lists them)"
+        )
+    bconf = b.obj.config_from_dict(saved)
+    prefix = b.obj.checkpoint_prefix
+    mapping = {f"^{re.escape(prefix)}\\.": "backbone."} if prefix else {}
+    eq = b.obj.head_layout(h.name, h.obj)
+    hf_class = hf_class_name(eq.auto_class, model_type) if eq is not None else None
+    architectures = saved.get("architectures") or []
+    if hf_class is None or hf_class not in architectures:
+        what = f"{', '.join(architectures)}" if architectures else "a base model"
+        note = f"head {h.name!r} is fresh: the checkpoint holds {what}"
+        note += f", not {hf_class}" if hf_class else ", and the head has no Hugging Face equivalent on this backbone"
+        return _Plan("transformers", bconf, user, mapping, (note,))
+    required, shared = resolve_hf_values(eq, bconf)
+    differs = {k: v for k, v in user.items() if k in shared and v != shared[k]}
+    if differs and not reinit_head:
+        field, value = next(iter(differs.items()))
+        raise CheckpointError(
+            f"head_config.{field}={value!r} but the checkpoint's {hf_class} head has {field}={shared[field]!r}; "
+            "pass reinit_head=True to start the head fresh, or drop the field to take the checkpoint's"
+        )
+    not_equivalent = {k: v for k, v in user.items() if k in required and v != required[k]}
+    if differs or not_equivalent:
+        why = "reinit_head=True" if differs else ", ".join(f"{k}={v!r} (the {hf_class} head has {required[k]!r})" for k, v in not_equivalent.items())
+        note = f"head {h.name!r} is fresh: {why}"
+        return _Plan("transformers", bconf, user, mapping, (note,))
+    head_values = {**required, **shared, **user}
+    head_mapping = {f"^{re.escape(hf)}": f"head.{ours}" for hf, ours in eq.keys.items()}
+    note = f"head {h.name!r} imported from the checkpoint's {hf_class} head"
+    return _Plan("transformers", bconf, head_values, {**mapping, **head_mapping}, (note,))
 
 
 def _construct(cls: type, config: Any, dtype: Any) -> Any:
@@ -106,20 +193,6 @@ def _construct(cls: type, config: Any, dtype: Any) -> Any:
         torch.set_default_dtype(previous)
 
 
-def _load_backbone_only(model: Any, checkpoint: str | Path) -> None:
-    """Load the ``backbone.*`` weights of an archit checkpoint strictly; the head stays freshly initialised."""
-    from .checkpoints import read_state_dict
-
-    prefix = "backbone."
-    state = {k[len(prefix):]: v for k, v in read_state_dict(checkpoint).items() if k.startswith(prefix)}
-    result = model.backbone.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise CheckpointError(
-            f"the backbone weights in {str(checkpoint)!r} do not fit: missing {result.missing_keys[:5]}, "
-            f"unexpected {result.unexpected_keys[:5]}"
-        )
-
-
 def load(path: str | Path, *, host: PluginHost | None = None, dtype: Any = None, device_map: Any = None) -> ModelWithHead:
     """Load an archit checkpoint strictly: every key must match, or :class:`CheckpointError` says which do not."""
     from .checkpoints import is_archit_config, read_config, weight_files
@@ -132,12 +205,16 @@ def load(path: str | Path, *, host: PluginHost | None = None, dtype: Any = None,
         )
     weight_files(path)
     with using(host or get_host()):
+        from .loading import from_pretrained
+        from .model_config import ArchitConfig
         from .modeling import ModelWithHead
 
-        model, info = ModelWithHead.from_pretrained(str(path), dtype=dtype, device_map=device_map, output_loading_info=True)
-    problems = {k: list(v) for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
-    if problems:
-        raise CheckpointError(f"{str(path)!r} does not load strictly into its own architecture: {problems}")
+        config = ArchitConfig.from_pretrained(str(path))
+        extra = {k: v for k, v in {"dtype": dtype, "device_map": device_map}.items() if v is not None}
+        model = from_pretrained(ModelWithHead, path, config, key_mapping=None, format="archit", **extra)
+    report = model.loading_report
+    if not report.complete:
+        raise CheckpointError(f"{str(path)!r} does not load strictly into its own architecture:\n{report}")
     return model
 
 

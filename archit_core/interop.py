@@ -17,18 +17,33 @@ def equivalent(backbone: str, head: str, *, host: PluginHost | None = None) -> H
     return b.obj.head_layout(h.name, h.obj)
 
 
+def resolve_hf_values(eq: HFEquivalent, hf_config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The head-config values an equivalent requires (``eq.config``, callables resolved against ``hf_config``) and
+    the shared fields (``eq.config_fields``) as ``hf_config`` sets them."""
+    required = {k: (v(hf_config) if callable(v) else v) for k, v in eq.config.items()}
+    shared = {name: getattr(hf_config, name) for name in eq.config_fields if getattr(hf_config, name, None) is not None}
+    return required, shared
+
+
 def head_config_for_hf(backbone: str, head: str, hf_config: Any, *, host: PluginHost | None = None) -> dict[str, Any]:
     """The head config under which archit's ``head`` computes what the Hugging Face task model with
     ``hf_config`` computes (shared fields such as ``num_labels`` are copied from it)."""
     eq = equivalent(backbone, head, host=host)
     if eq is None:
         raise ArchitError(f"head {head!r} declares no Hugging Face equivalent on backbone {backbone!r}")
-    values = {k: (v(hf_config) if callable(v) else v) for k, v in eq.config.items()}
-    for name in eq.config_fields:
-        value = getattr(hf_config, name, None)
-        if value is not None:
-            values[name] = value
-    return values
+    required, shared = resolve_hf_values(eq, hf_config)
+    return {**required, **shared}
+
+
+def hf_class_name(auto_class: str, model_type: str | None) -> str | None:
+    """The Hugging Face class an Auto class maps ``model_type`` to (``AutoModelForTokenClassification``, ``bert``
+    -> ``BertForTokenClassification``), or None."""
+    import transformers
+
+    auto = getattr(transformers, auto_class, None)
+    mapping = getattr(getattr(auto, "_model_mapping", None), "_model_mapping", {})
+    name = mapping.get(model_type) if model_type else None
+    return name[0] if isinstance(name, (tuple, list)) else name
 
 
 def hf_key_map(model: Any) -> dict[str, str]:

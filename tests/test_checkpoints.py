@@ -121,26 +121,35 @@ def test_build_from_a_checkpoint_with_the_same_head_loads_everything(saved):
 
 
 @pytest.mark.parametrize(
-    ("head", "head_config"),
-    [("token-classification", {"num_labels": 5}), ("pooled", {"pooling": "mean"})],
-    ids=["other-head-config", "other-head"],
+    ("head", "head_config", "options"),
+    [("token-classification", {"num_labels": 5}, {"reinit_head": True}), ("pooled", {"pooling": "mean"}, {})],
+    ids=["same-head-reinitialised", "other-head"],
 )
-def test_build_from_a_checkpoint_with_another_head_loads_the_backbone_only(saved, head, head_config):
+def test_build_from_a_checkpoint_with_another_head_loads_the_backbone_only(saved, head, head_config, options):
     model, folder = saved
-    with pytest.warns(UserWarning, match=rf"loaded the backbone of .*; its head \('token-classification' .* so head '{head}' is freshly initialised"):
-        again = archit_core.build("roberta", head, head_config=head_config, checkpoint=folder)
+    again = archit_core.build("roberta", head, head_config=head_config, checkpoint=folder, **options)
     torch.testing.assert_close(again.backbone.state_dict(), model.backbone.state_dict())
     assert again.config.head == head
     assert again.config.head_config == archit_core.config_to_dict(again.head.config)
     assert head_config.items() <= again.config.head_config.items()
+    report = again.loading_report
+    assert set(report.fresh["head"]) == {k for k in again.state_dict() if k.startswith("head.")}
+    assert set(report.ignored) == {k for k in model.state_dict() if k.startswith("head.")}
+    assert "fresh" in report.notes[0] and "head.classifier.weight" in str(report)
     assert again.head.classifier.weight.shape != model.head.classifier.weight.shape or not torch.equal(
         again.head.classifier.weight, model.head.classifier.weight
     )
 
 
+def test_build_from_a_checkpoint_refuses_a_head_size_mismatch_unless_reinitialised(saved):
+    _, folder = saved
+    with pytest.raises(CheckpointError, match=r"head_config\.num_labels=5 but the checkpoint's 'token-classification' head has num_labels=3; pass reinit_head=True"):
+        archit_core.build("roberta", "token-classification", head_config={"num_labels": 5}, checkpoint=folder)
+
+
 def test_build_from_a_checkpoint_checks_the_backbone(saved, real_host):
     _, folder = saved
-    with pytest.raises(CheckpointError, match="holds backbone 'roberta', not 'toy'"):
+    with pytest.raises(CheckpointError, match="holds the archit backbone 'roberta', not 'toy'"):
         archit_core.build("toy", "pooled", head_config={"pooling": "mean"}, checkpoint=folder)
     with pytest.raises(ConfigError, match="either checkpoint= or backbone_config="):
         archit_core.build("roberta", "token-classification", checkpoint=folder, backbone_config={"num_hidden_layers": 1})
