@@ -37,6 +37,7 @@ _LAZY = {
     "Head": "archit_core.head_module",
     "HeadOutput": "archit_core.head_module",
     "pool_sequence": "archit_core.head_module",
+    "to_transformers": "archit_core.export",
 }
 
 __all__ = [
@@ -79,6 +80,7 @@ __all__ = [
     "probability",
     "set_host",
     "summary",
+    "to_transformers",
     "using",
 ]
 
