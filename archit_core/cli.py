@@ -1,6 +1,8 @@
-"""The ``archit`` command: list installed plugins, and build a model to check that a backbone and a head fit.
+"""The ``archit`` command: list installed plugins, build a model to check that a backbone and a head fit, inspect a
+checkpoint folder, and convert checkpoints between Hugging Face and archit.
 
-``archit plugins`` imports neither torch nor transformers; ``archit build`` does, when it builds.
+``archit plugins`` imports neither torch nor transformers (nor does ``archit inspect`` of an archit safetensors
+checkpoint); ``archit build`` and ``archit convert`` do.
 Errors archit raises on purpose (:class:`archit_core.ArchitError`) print one paragraph to stderr and exit with 2.
 """
 
@@ -14,7 +16,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from .errors import ArchitError, ArchitPluginWarning, ConfigError
+from .errors import ArchitError, ArchitPluginWarning, CheckpointError, ConfigError
 from .host import PluginHost, get_host
 from .registry import KINDS, PluginInfo, Registration
 
@@ -212,6 +214,323 @@ def _cmd_build(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
     return 0
 
 
+# -- archit inspect ----------------------------------------------------------------------------------------------
+#: Safetensors dtype codes, named as torch names them.
+_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64", "I32": "int32",
+           "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2"}
+#: Files beside the weights that describe the inputs (tokenizer, processor); ``archit convert`` copies them.
+_INPUT_FILES = ("tokenizer*", "special_tokens_map.json", "added_tokens.json", "vocab.*", "merges.txt", "*.model",
+                "preprocessor_config.json", "processor_config.json", "chat_template.*")
+
+
+def tensor_info(path: Any) -> dict[str, tuple[str, list[int]]]:
+    """``key -> (dtype, shape)`` of every tensor of a checkpoint folder; safetensors headers are read without
+    loading a tensor (or importing torch), ``.bin`` files are loaded with ``weights_only=True``."""
+    from .checkpoints import read_state_dict, weight_files
+
+    files = weight_files(path)
+    if files[0].suffix != ".safetensors":
+        return {k: (str(v.dtype).removeprefix("torch."), list(v.shape)) for k, v in read_state_dict(path).items()}
+    from safetensors import SafetensorError, safe_open
+
+    info: dict[str, tuple[str, list[int]]] = {}
+    for file in files:
+        try:
+            with safe_open(str(file), framework="numpy") as f:
+                for key in f.keys():
+                    tensor = f.get_slice(key)
+                    info[key] = (_DTYPES.get(tensor.get_dtype(), tensor.get_dtype().lower()), list(tensor.get_shape()))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise CheckpointError(f"{file} is not a readable safetensors file (corrupt or truncated?): {exc}") from exc
+    return info
+
+
+def _numel(shape: Sequence[int]) -> int:
+    n = 1
+    for size in shape:
+        n *= size
+    return n
+
+
+def _backbone_model_type(reg: Registration) -> str | None:
+    try:
+        return getattr(reg.obj, "model_type", None)
+    except Exception:  # a plugin whose config class cannot be imported builds nothing here
+        return None
+
+
+def backbone_for(model_type: str | None, host: PluginHost) -> Registration:
+    """The installed backbone that builds Hugging Face ``model_type`` models, or an error saying what to do."""
+    matches = [r for r in host.registry.registrations("backbone") if model_type and _backbone_model_type(r) == model_type]
+    names = sorted({r.name for r in matches})
+    if not matches:
+        raise ArchitError(
+            f"no installed backbone builds {model_type!r} models (`archit plugins` lists the backbones); install the "
+            "plugin of that family or pass --backbone"
+        )
+    if len(names) > 1:
+        raise ArchitError(f"several installed backbones build {model_type!r} models ({', '.join(names)}); pass --backbone")
+    return matches[0] if len(matches) == 1 else host.backbone(names[0])  # several providers: host.backbone says how to pick
+
+
+def head_for(backbone: Registration, model_type: str | None, architecture: str | None, host: PluginHost) -> Registration:
+    """The installed head whose Hugging Face equivalent on ``backbone`` is ``architecture``, or an error."""
+    from .interop import hf_class_name
+
+    if not architecture:
+        raise ArchitError("the checkpoint's config.json names no architectures, so its head is unknown; pass --head")
+    matches = []
+    for reg in host.registry.registrations("head"):
+        eq = backbone.obj.head_layout(reg.name, reg.obj)
+        if eq is not None and hf_class_name(eq.auto_class, model_type) == architecture:
+            matches.append(reg)
+    names = sorted({r.name for r in matches})
+    if len(names) == 1:
+        return matches[0] if len(matches) == 1 else host.head(names[0])
+    if names:
+        raise ArchitError(f"several installed heads are equivalent to {architecture} ({', '.join(names)}); pass --head")
+    if hf_class_name("AutoModel", model_type) == architecture:
+        raise ArchitError(f"the checkpoint holds a base model ({architecture}) without a task head; pass --head to add a fresh one")
+    heads = ", ".join(sorted({r.name for r in host.registry.registrations("head")})) or "none"
+    raise ArchitError(
+        f"no installed head is equivalent to {architecture} on backbone {backbone.name!r} (installed heads: {heads}); "
+        "install the head plugin for that task, or pass --head to start a head fresh"
+    )
+
+
+def _plugin_status(kind: str, name: str | None, provenance: dict[str, Any] | None, host: PluginHost) -> dict[str, Any]:
+    dist = (provenance or {}).get("distribution")
+    entry: dict[str, Any] = {"part": kind, "name": name, "distribution": dist, "version": (provenance or {}).get("version"),
+                             "installed": False, "installed_version": None, "status": "missing"}
+    for reg in host.registry.registrations(kind):
+        if reg.name == name and (dist is None or reg.plugin.distribution == dist):
+            entry.update(installed=True, installed_version=reg.plugin.version, status="ok")
+            return entry
+    for info in host.plugins:
+        if dist and info.distribution == dist:  # there, but disabled or broken
+            entry.update(installed_version=info.version, status=info.status)
+    return entry
+
+
+def _equivalent_names(config: dict[str, Any], host: PluginHost) -> dict[str, Any]:
+    """The archit backbone and head ``archit convert`` would choose for a Hugging Face checkpoint."""
+    model_type = config.get("model_type")
+    found: dict[str, Any] = {"backbone": None, "head": None, "note": None}
+    try:
+        backbone = backbone_for(model_type, host)
+        found["backbone"] = backbone.name
+        found["head"] = head_for(backbone, model_type, (config.get("architectures") or [None])[0], host).name
+    except ArchitError as exc:
+        found["note"] = " ".join(str(exc).split())
+    return found
+
+
+def inspect_report(path: Any, host: PluginHost) -> dict[str, Any]:
+    """Everything ``archit inspect`` shows about a checkpoint folder, as JSON-serialisable data."""
+    from .checkpoints import BIN_INDEX, SAFE_INDEX, is_archit_config, read_config, weight_files
+
+    config = read_config(path)
+    files = weight_files(path)
+    archit = is_archit_config(config)
+    sharded = any((files[0].parent / index).exists() for index in (SAFE_INDEX, BIN_INDEX))
+    report: dict[str, Any] = {
+        "path": str(path),
+        "format": "archit" if archit else "transformers",
+        "weights": {"format": "safetensors" if files[0].suffix == ".safetensors" else "bin", "sharded": sharded,
+                    "files": [f.name for f in files]},
+        "model_type": config.get("model_type"),
+        "architectures": config.get("architectures") or [],
+    }
+    if archit:
+        plugins = config.get("plugins") or {}
+        report.update(
+            backbone=config.get("backbone"),
+            head=config.get("head"),
+            backbone_config=config.get("backbone_config") or {},
+            head_config=config.get("head_config") or {},
+            plugins=[_plugin_status(kind, config.get(kind), plugins.get(kind), host) for kind in ("backbone", "head")],
+        )
+        prefix, base_model = "backbone", False
+    else:
+        report["archit_equivalent"] = _equivalent_names(config, host)
+        prefix, base_model = _hf_layout(config, host)
+    tensors = tensor_info(path)
+    parts: dict[str, dict[str, Any]] = {}
+    for key in sorted(tensors):
+        dtype, shape = tensors[key]
+        if prefix is None:
+            part = "other"
+        elif key.split(".", 1)[0] == prefix or base_model:
+            part = "backbone"
+        elif archit and key.split(".", 1)[0] != "head":
+            part = "other"
+        else:
+            part = "head"
+        group = parts.setdefault(part, {"keys": 0, "parameters": 0, "tensors": {}})
+        group["keys"] += 1
+        group["parameters"] += _numel(shape)
+        group["tensors"][key] = {"dtype": dtype, "shape": shape}
+    report["parts"] = {p: parts[p] for p in ("backbone", "head", "other") if p in parts}
+    report["total"] = {"keys": len(tensors), "parameters": sum(g["parameters"] for g in parts.values())}
+    report["dtypes"] = sorted({dtype for dtype, _ in tensors.values()})
+    return report
+
+
+def _hf_layout(config: dict[str, Any], host: PluginHost) -> tuple[str | None, bool]:
+    """The base-model key prefix of a Hugging Face checkpoint and whether it is a bare base model."""
+    from .interop import hf_class_name
+
+    model_type = config.get("model_type")
+    architecture = (config.get("architectures") or [None])[0]
+    base_model = architecture is not None and hf_class_name("AutoModel", model_type) == architecture
+    try:
+        prefix = backbone_for(model_type, host).obj.checkpoint_prefix
+    except ArchitError:
+        prefix = None
+    if prefix is None and architecture:
+        import transformers
+
+        prefix = getattr(getattr(transformers, architecture, None), "base_model_prefix", None) or None
+    return prefix, base_model
+
+
+def _plugin_line(p: dict[str, Any]) -> str:
+    saved = " ".join(filter(None, [p["distribution"], p["version"]])) or "no distribution recorded"
+    if p["status"] == "ok":
+        version = p["installed_version"]
+        state = f"installed {version}" if version else "installed"
+        if p["version"] and version and version != p["version"]:
+            state += f", saved with {p['version']}"
+    elif p["status"] == "missing":
+        state = f"NOT installed: pip install {p['distribution']}" if p["distribution"] else "NOT installed"
+    else:
+        state = f"{p['status']} (installed {p['installed_version']})"
+    return f"{p['part']}: {p['name']} from {saved} ({state})"
+
+
+_ARCHITECTURE_FIELDS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size")
+
+
+def print_inspect(report: dict[str, Any], out: TextIO, *, keys: bool = False) -> None:
+    """The human-readable form of :func:`inspect_report`."""
+    weights = report["weights"]
+    files = f"{len(weights['files'])} shards" if weights["sharded"] else weights["files"][0]
+    kind = "archit" if report["format"] == "archit" else "Hugging Face"
+    out.write(f"checkpoint: {report['path']}\n")
+    out.write(f"format: {kind} checkpoint, {weights['format']} weights ({files})\n")
+    out.write(f"model_type: {report['model_type']}; architectures: {', '.join(report['architectures']) or '(none)'}\n")
+    if report["format"] == "archit":
+        for p in report["plugins"]:
+            out.write(_plugin_line(p) + "\n")
+        bconf = report["backbone_config"]
+        shown = ", ".join(f"{k}={bconf[k]}" for k in _ARCHITECTURE_FIELDS if k in bconf)
+        out.write(f"backbone config: model_type={bconf.get('model_type')}, {shown} ({len(bconf)} fields; --json for all)\n")
+        out.write(f"head config: {json.dumps(report['head_config'])}\n")
+    else:
+        eq = report["archit_equivalent"]
+        if eq["head"]:
+            out.write(f"archit equivalent: backbone {eq['backbone']!r} + head {eq['head']!r} (archit convert uses these)\n")
+        else:
+            out.write(f"archit equivalent: {'backbone ' + repr(eq['backbone']) + '; ' if eq['backbone'] else ''}{eq['note']}\n")
+    rows = [["part", "keys", "parameters"]]
+    rows += [[part, str(g["keys"]), f"{g['parameters']:,}"] for part, g in report["parts"].items()]
+    rows.append(["total", str(report["total"]["keys"]), f"{report['total']['parameters']:,}"])
+    out.write("weights:\n")
+    _table(rows, out)
+    out.write(f"dtypes: {', '.join(report['dtypes'])}\n")
+    for part, group in report["parts"].items():
+        if keys or part != "backbone":
+            out.write(f"{part} keys:\n")
+            for key, t in group["tensors"].items():
+                out.write(f"  {key}  {t['dtype']}{list(t['shape'])}\n")
+
+
+def _cmd_inspect(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
+    report = inspect_report(args.path, host)
+    if args.json:
+        json.dump(report, out, indent=2)
+        out.write("\n")
+    else:
+        print_inspect(report, out, keys=args.keys)
+    return 0
+
+
+# -- archit convert ----------------------------------------------------------------------------------------------
+def _copy_input_files(src: Any, dst: Any) -> list[str]:
+    import shutil
+    from pathlib import Path
+
+    copied = []
+    for pattern in _INPUT_FILES:
+        for file in sorted(Path(src).glob(pattern)):
+            if file.is_file() and not (Path(dst) / file.name).exists():
+                shutil.copy2(file, Path(dst) / file.name)
+                copied.append(file.name)
+    return copied
+
+
+def _convert_to_transformers(args: argparse.Namespace, host: PluginHost, out: TextIO) -> None:
+    from .build import load
+    from .export import to_transformers
+
+    given = [opt for opt, value in (("--backbone", args.backbone), ("--head", args.head), ("--head-config", args.head_config)) if value]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)} apply to Hugging Face sources; {args.src!r} is an archit checkpoint, which converts "
+            "to the Hugging Face class its head is equivalent to"
+        )
+    model = load(args.src, host=host)
+    hf_model = to_transformers(model)
+    hf_model.save_pretrained(args.dst)
+    out.write(f"converted archit {model.config.backbone!r} + {model.config.head!r} to {type(hf_model).__name__} (Hugging Face)\n")
+
+
+def _convert_to_archit(args: argparse.Namespace, config: dict[str, Any], host: PluginHost, out: TextIO) -> None:
+    from .build import build
+
+    model_type = config.get("model_type")
+    architecture = (config.get("architectures") or [None])[0]
+    backbone = args.backbone or backbone_for(model_type, host).name
+    head = args.head or head_for(host.backbone(backbone), model_type, architecture, host).name
+    model = build(backbone, head, checkpoint=args.src, head_config=_json_object(args.head_config, "--head-config"),
+                  strict=True, host=host)
+    labels = {int(k): v for k, v in (config.get("id2label") or {}).items()}
+    if labels and len(labels) == model.config.num_labels:  # keep the checkpoint's label names
+        model.config.id2label, model.config.label2id = labels, {v: k for k, v in labels.items()}
+    model.save_pretrained(args.dst)
+    out.write(f"converted {architecture or model_type} (Hugging Face) to archit {model.config.backbone!r} + {model.config.head!r}\n")
+    report = model.loading_report
+    for note in report.notes:
+        out.write(f"note: {note}\n")
+    if report.ignored:
+        more = ", ..." if len(report.ignored) > 5 else ""
+        out.write(f"note: {len(report.ignored)} weight(s) of the checkpoint are not used: {', '.join(report.ignored[:5])}{more}\n")
+    fresh = report.fresh.get("head", ())
+    if fresh:
+        out.write(f"warning: {len(fresh)} head weight(s) are freshly initialised, not converted; train the head before use\n")
+
+
+def _cmd_convert(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
+    from pathlib import Path
+
+    from .checkpoints import is_archit_config, read_config, weight_files
+
+    config = read_config(args.src)
+    weight_files(args.src)
+    dst = Path(args.dst)
+    if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
+        raise ArchitError(f"{args.dst!r} exists and is not an empty folder; choose a new folder for the converted checkpoint")
+    if is_archit_config(config):
+        _convert_to_transformers(args, host, out)
+    else:
+        _convert_to_archit(args, config, host, out)
+    copied = _copy_input_files(args.src, dst)
+    if copied:
+        out.write(f"copied {', '.join(copied)}\n")
+    out.write(f"saved to {args.dst}\n")
+    return 0
+
+
 # -- entry point -------------------------------------------------------------------------------------------------
 def make_parser() -> argparse.ArgumentParser:
     """The ``archit`` argument parser."""
@@ -234,6 +553,20 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0, help="random seed for the dummy batch (default 0)")
     b.add_argument("--depth", type=int, default=3, help="levels of the module tree to print (default 3)")
     b.set_defaults(run=_cmd_build)
+
+    i = commands.add_parser("inspect", help="what a checkpoint folder holds: format, model, plugins, weights by part")
+    i.add_argument("path", metavar="PATH", help="checkpoint folder (archit or Hugging Face)")
+    i.add_argument("--json", action="store_true", help="print JSON (every key with dtype and shape)")
+    i.add_argument("--keys", action="store_true", help="list the backbone's keys too")
+    i.set_defaults(run=_cmd_inspect)
+
+    c = commands.add_parser("convert", help="convert a Hugging Face task checkpoint to archit, or an archit one to Hugging Face")
+    c.add_argument("src", metavar="SRC", help="checkpoint folder to convert (archit or Hugging Face)")
+    c.add_argument("dst", metavar="DST", help="new folder to save the converted checkpoint to")
+    c.add_argument("--backbone", metavar="NAME", help="archit backbone for a Hugging Face SRC (default: the one of its model_type)")
+    c.add_argument("--head", metavar="NAME", help="archit head for a Hugging Face SRC (default: the one equivalent to its architecture)")
+    c.add_argument("--head-config", metavar="JSON", help="head config for a Hugging Face SRC, a JSON object")
+    c.set_defaults(run=_cmd_convert)
     return parser
 
 
