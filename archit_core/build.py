@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .configs import config_to_dict
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, UnknownNameError
 from .host import PluginHost, get_host, using
 
 if TYPE_CHECKING:
@@ -57,8 +57,8 @@ def build(
     with using(host):
         from .modeling import ArchitConfig, ModelWithHead, check_compatible
 
-        b = host.backbone(backbone)
-        h = host.head(head)
+        b = _registration(host, "backbone", backbone, checkpoint)
+        h = _registration(host, "head", head, checkpoint)
         plan = _plan(checkpoint, b, h, head_config, reinit_head) if checkpoint is not None else None
         if plan is not None and plan.same_model:
             model = load(checkpoint, host=host, dtype=dtype, device_map=device_map)
@@ -87,6 +87,26 @@ def build(
                 notes=plan.notes, strict=strict, skip_prefix=plan.skip_prefix, **extra,
             )
         return model.to(device) if device is not None else model
+
+
+def _registration(host: PluginHost, kind: str, name: str, checkpoint: str | Path | None) -> Any:
+    """``host.backbone(name)`` or ``host.head(name)``; when an archit ``checkpoint`` names that part, a missing
+    plugin raises :class:`MissingPluginError` naming the distribution that built it."""
+    try:
+        return getattr(host, kind)(name)
+    except UnknownNameError:
+        if checkpoint is not None:
+            from .checkpoints import is_archit_config, read_config
+
+            try:
+                saved = read_config(checkpoint)
+            except CheckpointError:
+                saved = {}
+            if is_archit_config(saved) and saved.get(kind) == name:
+                from .model_config import resolve_part
+
+                resolve_part(kind, name, (saved.get("plugins") or {}).get(kind))
+        raise
 
 
 @attrs.frozen

@@ -86,9 +86,24 @@ def from_pretrained(
         state = read_state_dict(path)
         skipped = sorted(k for k in state if k.startswith(skip_prefix))
         kwargs["state_dict"] = {k: v for k, v in state.items() if not k.startswith(skip_prefix)}
+    from pickle import UnpicklingError
+
+    from safetensors import SafetensorError
+
     try:
         source = None if "state_dict" in kwargs else str(path)
         model, info = cls.from_pretrained(source, config=config, key_mapping=dict(key_mapping or {}), output_loading_info=True, **kwargs)
+    except SafetensorError as exc:
+        raise CheckpointError(
+            f"{str(path)!r} holds a safetensors file that is not readable (corrupt or truncated?): {exc}. "
+            "Save or download the checkpoint again."
+        ) from exc
+    except UnpicklingError as exc:  # transformers loads .bin with weights_only=True: nothing else is unpickled
+        raise CheckpointError(
+            f"the .bin weights of {str(path)!r} could not be loaded with weights_only=True (they may contain code, "
+            "or be corrupt); archit never unpickles arbitrary objects: convert the checkpoint to safetensors. "
+            f"Details: {exc}"
+        ) from exc
     except (RuntimeError, ValueError, OSError) as exc:
         raise CheckpointError(f"could not load {str(path)!r}: {exc}") from exc
     model.__dict__.pop("_weight_conversions", None)  # save in archit's layout, not the checkpoint's
