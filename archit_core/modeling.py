@@ -50,6 +50,10 @@ class ModelWithHead(PreTrainedModel):
     _supports_flash_attn = True
     _supports_flex_attn = True
     _supports_attention_backend = True
+    # The head returns a per-batch mean loss and ignores `num_items_in_batch`; without this the Trainer sees
+    # `**kwargs` in forward, assumes the loss is normalised over the accumulated batch and skips its division by
+    # gradient_accumulation_steps (gradients and logged loss come out gradient_accumulation_steps times too large).
+    accepts_loss_kwargs = False
 
     def __init__(self, config: ArchitConfig) -> None:
         super().__init__(config)
