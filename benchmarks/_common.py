@@ -54,3 +54,10 @@ def update_doc(name: str, body: str) -> None:
         text = text.rstrip() + "\n\n" + block + "\n"
     DOC.write_text(text)
     print(f"updated the {name} section of {DOC.relative_to(ROOT)}")
+
+
+def publish(name: str, body: str, *, write: bool = True) -> None:
+    """Print a script's results and, unless ``write`` is false (``--no-doc``), make them its section of the page."""
+    print(body)
+    if write:
+        update_doc(name, body)

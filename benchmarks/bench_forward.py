@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import torch
 
-from _common import machine, median, table, update_doc
+from _common import machine, median, publish, table
 
 TARGET_RATIO = 1.02
 
@@ -281,9 +281,8 @@ def main() -> None:
         table(["pass", "archit per call", "HF per call", "archit - HF", "share of a base-size pass"], overhead_rows),
         verdict,
     ])
-    print(body)
-    if not args.no_doc:
-        update_doc("bench_forward" if args.device == "cpu" else f"bench_forward_{args.device.split(':')[0]}", body)
+    section = "bench_forward" if args.device == "cpu" else f"bench_forward_{args.device.split(':')[0]}"
+    publish(section, body, write=not args.no_doc)
 
 
 if __name__ == "__main__":

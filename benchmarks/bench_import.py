@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from _common import machine, median, table, update_doc
+from _common import machine, median, publish, table
 
 TARGET_S = 0.5
 
@@ -108,9 +108,7 @@ def main() -> None:
         table(["statement", "median", "torch loaded", "transformers loaded"], rows_inside),
         summary,
     ])
-    print(body)
-    if not args.no_doc:
-        update_doc("bench_import", body)
+    publish("bench_import", body, write=not args.no_doc)
 
 
 if __name__ == "__main__":
