@@ -63,6 +63,8 @@ def build(
         if plan is not None and plan.same_model:
             model = load(checkpoint, host=host, dtype=dtype, device_map=device_map)
             return model.to(device) if device is not None else model
+        if plan is not None:
+            options = {**plan.options, **options}
         bconf = plan.backbone_config if plan is not None else b.obj.make_config(backbone_config, tiny=tiny)
         hconf = h.obj.make_config(plan.head_config if plan is not None else head_config)
         check_compatible(b, h, bconf, hconf)
@@ -120,6 +122,7 @@ class _Plan:
     notes: tuple[str, ...] = ()
     skip_prefix: str | None = None
     same_model: bool = False
+    options: dict[str, Any] = attrs.field(factory=dict)
 
 
 def _plan(checkpoint: str | Path, b: Any, h: Any, head_config: Any, reinit_head: bool) -> _Plan:
@@ -197,7 +200,9 @@ def _plan_transformers(
     head_values = {**required, **shared, **user}
     head_mapping = {f"^{re.escape(hf)}": f"head.{ours}" for hf, ours in eq.keys.items()}
     note = f"head {h.name!r} imported from the checkpoint's {hf_class} head"
-    return _Plan("transformers", bconf, head_values, {**mapping, **head_mapping}, (note,))
+    id2label = {int(k): v for k, v in (saved.get("id2label") or {}).items()}  # the imported head's label names
+    labels = {"id2label": id2label, "label2id": saved.get("label2id") or {v: k for k, v in id2label.items()}} if id2label else {}
+    return _Plan("transformers", bconf, head_values, {**mapping, **head_mapping}, (note,), options=labels)
 
 
 def _construct(cls: type, config: Any, dtype: Any) -> Any:
