@@ -53,6 +53,10 @@ def build(
         raise ConfigError(f"unknown option(s) {', '.join(map(repr, unknown))} for build(); valid: {', '.join(sorted(CONFIG_OPTIONS))}")
     if checkpoint is not None and backbone_config is not None:
         raise ConfigError("give either checkpoint= or backbone_config=, not both: the checkpoint fixes the backbone config")
+    if checkpoint is not None:
+        from .checkpoints import local_checkpoint
+
+        checkpoint = local_checkpoint(checkpoint)
     host = host or get_host()
     with using(host):
         from .modeling import ArchitConfig, ModelWithHead, check_compatible
@@ -220,8 +224,9 @@ def _construct(cls: type, config: Any, dtype: Any) -> Any:
 
 def load(path: str | Path, *, host: PluginHost | None = None, dtype: Any = None, device_map: Any = None) -> ModelWithHead:
     """Load an archit checkpoint strictly: every key must match, or :class:`CheckpointError` says which do not."""
-    from .checkpoints import is_archit_config, read_config, weight_files
+    from .checkpoints import is_archit_config, local_checkpoint, read_config, weight_files
 
+    path = local_checkpoint(path)
     saved = read_config(path)
     if not is_archit_config(saved):
         raise CheckpointError(

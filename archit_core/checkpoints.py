@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,43 @@ SAFE_SINGLE = "model.safetensors"
 SAFE_INDEX = "model.safetensors.index.json"
 BIN_SINGLE = "pytorch_model.bin"
 BIN_INDEX = "pytorch_model.bin.index.json"
+TOKENIZER_FILES = (
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+    "vocab.txt", "vocab.json", "merges.txt", "spm.model", "sentencepiece.bpe.model",
+)
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+
+
+def local_checkpoint(path: str | Path, *, revision: str | None = None) -> Path:
+    """A local folder for ``path``: the folder itself, or for a Hugging Face Hub id the cached snapshot holding its
+    config, weights and tokenizer files, fetched the way transformers fetches them (cache, ``HF_HUB_OFFLINE``, token)."""
+    if Path(path).exists() or not _REPO_ID.match(str(path)):
+        return checkpoint_dir(path)
+    from transformers.utils import cached_file
+
+    def fetch(name: str) -> str | None:
+        return cached_file(str(path), name, revision=revision, _raise_exceptions_for_missing_entries=False)
+
+    try:
+        config = fetch("config.json")
+        if config is None:
+            raise OSError("the repository has no config.json")
+        folder = Path(config).parent
+        for index, single in ((SAFE_INDEX, SAFE_SINGLE), (BIN_INDEX, BIN_SINGLE)):
+            if fetch(index) is not None:
+                for shard in sorted(set(json.loads((folder / index).read_text())["weight_map"].values())):
+                    fetch(shard)
+                break
+            if fetch(single) is not None:
+                break
+        for name in TOKENIZER_FILES:
+            fetch(name)
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is not a local folder, and as a Hugging Face Hub id it could not be resolved: "
+            f"{exc}. Give a folder written by save_pretrained, or check the id, your network and HF_HUB_OFFLINE."
+        ) from exc
+    return folder
 
 
 def checkpoint_dir(path: str | Path) -> Path:

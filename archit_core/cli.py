@@ -340,8 +340,9 @@ def _convert_to_archit(args: argparse.Namespace, config: dict[str, Any], host: P
 def _cmd_convert(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
     from pathlib import Path
 
-    from .checkpoints import is_archit_config, read_config, weight_files
+    from .checkpoints import is_archit_config, local_checkpoint, read_config, weight_files
 
+    args.src = str(local_checkpoint(args.src))
     config = read_config(args.src)
     weight_files(args.src)
     dst = Path(args.dst)

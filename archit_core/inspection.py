@@ -119,8 +119,9 @@ def _equivalent_names(config: dict[str, Any], host: PluginHost) -> dict[str, Any
 
 def inspect_report(path: Any, host: PluginHost) -> dict[str, Any]:
     """Everything ``archit inspect`` shows about a checkpoint folder, as JSON-serialisable data."""
-    from .checkpoints import BIN_INDEX, SAFE_INDEX, is_archit_config, read_config, weight_files
+    from .checkpoints import BIN_INDEX, SAFE_INDEX, is_archit_config, local_checkpoint, read_config, weight_files
 
+    path = local_checkpoint(path)
     config = read_config(path)
     files = weight_files(path)
     archit = is_archit_config(config)

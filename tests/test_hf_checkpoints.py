@@ -15,10 +15,12 @@ import warnings
 import pytest
 import torch
 import transformers
+from huggingface_hub import constants
 from safetensors.torch import load_file, save_file
 
 import archit_core
 from archit_core import CheckpointError, MissingPluginError
+from archit_core.cli import main
 from archit_core.interop import convert_hf_state_dict
 
 TINY = {"vocab_size": 1000, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
@@ -292,3 +294,55 @@ def test_missing_backbone_weight_strict_raises_default_warns(tmp_path):
     assert dict(report.fresh) == {"backbone": (missing,)}
     assert not report.complete and report.ignored == ()
     assert len(report.loaded["head"]) == 2
+
+
+# Hub ids resolve the way transformers resolves them: from the Hugging Face cache (offline here). Each test writes
+# a hub cache of its own and turns the network off.
+
+HUB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch):
+    """``snapshot(repo_id)``: the folder of ``repo_id``'s ``main`` snapshot in an offline hub cache of this test."""
+    cache = tmp_path / "hub"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+
+    def snapshot(repo_id: str):
+        repo = cache / f"models--{repo_id.replace('/', '--')}"
+        (repo / "refs").mkdir(parents=True)
+        (repo / "refs" / "main").write_text(HUB_COMMIT)
+        return repo / "snapshots" / HUB_COMMIT
+
+    return snapshot
+
+
+def test_hub_id_of_a_transformers_task_checkpoint(hub_cache):
+    hf = save_hf(hub_cache("acme/tiny-bert-ner"), "bert", "ForTokenClassification", num_labels=3)
+    model = archit_core.build("bert", "token-classification", checkpoint="acme/tiny-bert-ner")
+    assert model.loading_report.complete
+    batch = {"input_ids": torch.randint(5, TINY["vocab_size"], (2, 7)), "attention_mask": torch.ones(2, 7, dtype=torch.long)}
+    assert_same_outputs(model, hf, batch)
+
+
+def test_hub_id_of_an_archit_checkpoint_loads_and_inspects(hub_cache, capsys):
+    model = archit_core.build("roberta", "sequence-classification", tiny=True, head_config={"num_labels": 2})
+    model.save_pretrained(hub_cache("acme/tiny-archit"), safe_serialization=True)
+    loaded = archit_core.load("acme/tiny-archit")
+    ids = torch.randint(5, 100, (2, 6))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.eval()(input_ids=ids).logits, model.eval()(input_ids=ids).logits)
+    assert main(["inspect", "acme/tiny-archit"]) == 0
+    shown = capsys.readouterr().out
+    assert "archit" in shown and "sequence-classification" in shown
+
+
+def test_unknown_hub_id_says_what_to_do(hub_cache):
+    with pytest.raises(CheckpointError, match="not a local folder.*Hugging Face Hub id.*HF_HUB_OFFLINE"):
+        archit_core.build("bert", "token-classification", checkpoint="acme/no-such-model")
+
+
+def test_missing_local_path_is_not_taken_for_a_hub_id(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        archit_core.load(tmp_path / "nowhere" / "model")
