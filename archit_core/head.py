@@ -40,12 +40,20 @@ class HFEquivalent:
 @attrs.frozen(kw_only=True)
 class HeadSpec:
     """A named head: its module class (``"package.module:Class"`` or the class), its attrs config class,
-    extra forward inputs it reads besides ``labels``, and its Hugging Face equivalent if any."""
+    extra forward inputs it reads besides ``labels``, and its Hugging Face equivalent if any.
+
+    ``inputs`` are forward keyword arguments the head always reads (dummy batches must supply them);
+    ``optional_inputs`` are ones it reads when given, such as labels under Hugging Face's names
+    (``start_positions``). Both are routed to the head, never to the backbone."""
 
     module: str | type
     config_class: type[HeadConfig]
     inputs: tuple[str, ...] = ()
+    optional_inputs: tuple[str, ...] = ()
     hf_equivalent: HFEquivalent | None = None
+    #: Other configs under which the head may equal a family's Hugging Face head; generic backbones pick the one a
+    #: family's task class matches (``archit_core.generic.infer_head_layout``).
+    hf_layouts: tuple[HFEquivalent, ...] = ()
     description: str = ""
 
     def module_class(self) -> type:

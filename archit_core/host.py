@@ -19,6 +19,9 @@ from .errors import ArchitPluginWarning, PluginError
 from .registry import PluginInfo, Registration, Registry, _normalise
 
 ENTRY_POINT_GROUP = "archit"
+CORE_DISTRIBUTION = "archit-core"
+#: The core's own plugins, by entry-point-like name: loaded by every host that loads entry points.
+BUILTIN_PLUGINS = {"generic": "archit_core.generic"}
 
 
 def _env_list(var: str) -> list[str] | None:
@@ -36,6 +39,8 @@ class PluginHost:
     ``allow`` and ``disable`` (distribution or entry-point names) apply before anything is imported; they default
     to ``ARCHIT_PLUGINS`` and ``ARCHIT_DISABLE_PLUGINS``. ``strict`` (default ``ARCHIT_STRICT_PLUGINS``) turns
     plugin failures into exceptions. ``entry_points=False`` gives an empty host that tests fill with :meth:`add`.
+    ``builtins`` (default: as ``entry_points``) loads the core's own plugins (:data:`BUILTIN_PLUGINS`, distribution
+    ``archit-core``), which the allow- and blocklists select like any other.
     """
 
     def __init__(
@@ -46,6 +51,7 @@ class PluginHost:
         disable: Iterable[str] | None = None,
         strict: bool | None = None,
         group: str = ENTRY_POINT_GROUP,
+        builtins: bool | None = None,
     ) -> None:
         allow = allow if allow is not None else _env_list("ARCHIT_PLUGINS")
         self.allow = {_normalise(a) for a in allow} if allow is not None else None
@@ -58,6 +64,8 @@ class PluginHost:
         self._registry: Registry | None = None
         if entry_points:
             self._load_entry_points()
+        if entry_points if builtins is None else builtins:
+            self._load_builtins()
 
     # -- discovery ---------------------------------------------------------------------------------------------
     def _selected(self, ep_name: str, dist: str | None) -> bool:
@@ -82,6 +90,18 @@ class PluginHost:
                 self._mark_broken(info, f"import of {ep.value!r} failed: {type(exc).__name__}: {exc}", exc)
                 continue
             self._register(obj, info)
+
+    def _load_builtins(self) -> None:
+        from importlib import import_module
+
+        from . import __version__
+
+        for ep_name, module in BUILTIN_PLUGINS.items():
+            info = PluginInfo(f"{CORE_DISTRIBUTION}:{ep_name}", CORE_DISTRIBUTION, __version__)
+            if not self._selected(ep_name, CORE_DISTRIBUTION):
+                self._plugins[info.name] = attrs.evolve(info, status="disabled")
+                continue
+            self._register(import_module(module), info)  # a light module: it imports transformers only on lookup
 
     def add(self, plugin: Any, *, name: str | None = None, distribution: str | None = None, version: str | None = None) -> PluginInfo:
         """Register a module or object holding ``@hookimpl`` functions, as if it were installed."""

@@ -1,20 +1,23 @@
 """archit head ``sequence-classification``: one label (or score) per sequence, as Hugging Face's
 ``*ForSequenceClassification``.
 
-The sequence vector is the first token's state (``pooling="first"``), the masked mean of the token states
-(``"mean"``) or the backbone's own pooler output (``"pooler"``, e.g. BERT's); ``pooler_dense`` adds a dense layer
-and an activation on top of it (RoBERTa's and DeBERTa's classification heads). The loss follows
+The sequence vector is the first token's state (``pooling="first"``), the last non-padding token's
+(``"last"``, as decoders' classifiers pool), the masked mean of the token states (``"mean"``) or the backbone's own
+pooler output (``"pooler"``, e.g. BERT's); ``pooler_dense`` adds a dense layer and an activation on top of it
+(RoBERTa's and DeBERTa's classification heads). The loss follows
 ``problem_type`` exactly as Hugging Face computes it.
 """
 
 from __future__ import annotations
+
+from operator import attrgetter
 
 import attrs
 
 from archit_core import HeadConfig, HeadSpec, HFEquivalent, hookimpl, one_of, positive, probability
 
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
-POOLINGS = ("first", "mean", "pooler")
+POOLINGS = ("first", "last", "mean", "pooler")
 
 
 def _not_on_pooler(instance: SequenceClassificationConfig, attribute: attrs.Attribute, value: bool) -> None:
@@ -38,9 +41,11 @@ class SequenceClassificationConfig(HeadConfig):
     ``problem_type``: ``"regression"`` (MSE), ``"single_label_classification"`` (cross-entropy),
     ``"multi_label_classification"`` (BCE with logits), or None to decide per batch as Hugging Face does
     (one label: regression; integer labels: single-label; otherwise multi-label).
-    ``pooling``: ``"first"``, ``"mean"`` or ``"pooler"`` (the backbone's pooler, if it has one).
+    ``pooling``: ``"first"``, ``"last"`` (the last token the attention mask keeps), ``"mean"`` or ``"pooler"`` (the
+    backbone's pooler, if it has one).
     ``pooler_dense``: a dense layer + ``pooler_activation`` on the pooled vector (not with ``pooling="pooler"``).
     ``dropout``: before the dense layer and before the classifier (None: the backbone's classifier dropout).
+    ``classifier_bias``: whether the classifier has a bias (decoders' ``score`` layers have none).
     """
 
     num_labels: int = attrs.field(default=2, validator=positive)
@@ -49,9 +54,28 @@ class SequenceClassificationConfig(HeadConfig):
     pooler_dense: bool = attrs.field(default=False, validator=[attrs.validators.instance_of(bool), _not_on_pooler])
     pooler_activation: str = attrs.field(default="tanh", validator=_non_empty_str)
     dropout: float | None = attrs.field(default=None, validator=probability)
+    classifier_bias: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
 
     def needs(self) -> frozenset[str]:
         return frozenset({"token_states", "pooler"} if self.pooling == "pooler" else {"token_states"})
+
+
+def _layout(**config: object) -> HFEquivalent:
+    return HFEquivalent(auto_class="AutoModelForSequenceClassification", config=config, config_fields=("num_labels", "problem_type"))
+
+
+#: The classification heads Hugging Face families use, as configs of this head. A generic backbone picks the one its
+#: family's ``*ForSequenceClassification`` matches (same parameter shapes, same logits); keys come from that match.
+HF_LAYOUTS = (
+    _layout(pooling="pooler"),  # BERT-like: the base model's pooler, then a linear classifier
+    _layout(pooling="last", classifier_bias=False),  # decoders: a bias-free `score` on the last non-padding token
+    _layout(pooling="last"),
+    _layout(pooling="first", pooler_dense=True, pooler_activation=attrgetter("pooler_hidden_act")),  # DeBERTa-like
+    _layout(pooling="first", pooler_dense=True, pooler_activation="tanh"),  # RoBERTa-like classification heads
+    _layout(pooling="first", pooler_dense=True, pooler_activation="gelu"),  # ELECTRA-like
+    _layout(pooling="first", pooler_dense=True, pooler_activation="relu"),  # DistilBERT-like pre_classifier
+    _layout(pooling="mean"),
+)
 
 
 @hookimpl
@@ -66,6 +90,7 @@ def provide_head(registry):
                 keys={"classifier.": "classifier."},
                 config_fields=("num_labels", "problem_type"),
             ),
+            hf_layouts=HF_LAYOUTS,
             description="one label or score per sequence; regression, single-label or multi-label loss",
         ),
     )

@@ -54,6 +54,19 @@ def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, pro
     return nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
 
 
+def pool(features, mode: str) -> torch.Tensor:
+    """``pool_sequence``, plus ``"last"``: the last position the attention mask keeps (every position's last one
+    without a mask), which is the token Hugging Face's decoder classifiers read on right-padded batches."""
+    if mode != "last":
+        return pool_sequence(features, mode)
+    states, mask = features.token_states, features.attention_mask
+    if mask is None:
+        return states[:, -1]
+    positions = torch.arange(mask.shape[-1], device=states.device)
+    last = (positions * mask.to(states.device).bool()).argmax(dim=-1)
+    return states[torch.arange(states.shape[0], device=states.device), last]
+
+
 class SequenceClassificationHead(Head):
     """Pool the sequence, then [dropout, dense, activation], dropout and a linear classifier."""
 
@@ -63,7 +76,7 @@ class SequenceClassificationHead(Head):
         check_activation(config.pooler_activation)  # refused at build time even when pooler_dense is off
         self.dropout = nn.Dropout(config.dropout if config.dropout is not None else backbone.head_dropout)
         self.pooler = DensePooler(hidden, config.pooler_activation) if config.pooler_dense else None
-        self.classifier = nn.Linear(hidden, config.num_labels)
+        self.classifier = nn.Linear(hidden, config.num_labels, bias=config.classifier_bias)
 
     @classmethod
     def dummy_labels(cls, config, batch_size, seq_len, *, generator=None):
@@ -77,7 +90,7 @@ class SequenceClassificationHead(Head):
         return torch.randint(0, 2, shape, generator=generator).float()
 
     def forward(self, features, labels=None, **inputs):
-        pooled = self.dropout(pool_sequence(features, self.config.pooling))
+        pooled = self.dropout(pool(features, self.config.pooling))
         if self.pooler is not None:
             pooled = self.dropout(self.pooler(pooled))
         logits = self.classifier(pooled)

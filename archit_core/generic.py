@@ -1,0 +1,502 @@
+"""The core's built-in backbone plugin: every Hugging Face text ``model_type`` as a backbone, with no plugin.
+
+The host loads this module as plugin ``archit-core:generic``. It registers a *resolver*, not names: the registry asks
+it only for names no installed plugin registers (a dedicated plugin always wins), and it answers any ``model_type``
+transformers' ``AutoModel`` builds, so importing it (and ``archit plugins``) imports neither torch nor transformers.
+
+A generic backbone is a :class:`~archit_core.TransformersBackbone` over the family's ``AutoModel`` class (for an
+encoder-decoder model: its ``*EncoderModel`` class if the family has one, else the class of
+``AutoModel.get_encoder()``). Its facts are read from the config under the names families use; its Hugging Face head
+layouts are inferred by matching the task class's head structurally and checking it numerically (see
+:func:`infer_head_layout`).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .backbone import BackboneFacts, BackboneOutput, TransformersBackbone
+from .errors import ConfigError
+from .head import HFEquivalent
+from .hookspecs import hookimpl
+
+DISTRIBUTION = "archit-core"
+DESCRIPTION = "any model_type transformers' AutoModel builds (`archit backbones --all` lists them)"
+
+#: Config field names families use for one fact, in the order they are tried.
+HIDDEN = ("hidden_size", "d_model", "n_embd", "dim", "embed_dim", "n_embed", "model_dim")
+LAYERS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "encoder_layers")
+HEADS = ("num_attention_heads", "num_heads", "n_head", "n_heads", "encoder_attention_heads", "decoder_attention_heads")
+DROPOUT = ("hidden_dropout_prob", "hidden_dropout", "dropout", "resid_pdrop", "dropout_rate", "residual_dropout", "dropout_prob")
+CLASSIFIER_DROPOUT = ("classifier_dropout", "classifier_dropout_prob", "seq_classif_dropout", "classif_dropout")
+INIT_RANGE = ("initializer_range", "init_std")
+LAYER_NORM_EPS = ("layer_norm_eps", "layer_norm_epsilon", "rms_norm_eps", "norm_eps")
+ACTIVATION = ("hidden_act", "activation_function", "hidden_activation", "activation")
+
+#: The tiny test architecture: value for every field name that sets it (fields a config lacks are skipped).
+TINY_VOCAB = 1000
+TINY_LAYERS = 2
+_TINY_HEAD_DIM = 8
+_TINY: dict[tuple[str, ...], int] = {
+    HIDDEN: 32,
+    LAYERS + ("decoder_layers", "num_decoder_layers"): TINY_LAYERS,
+    HEADS: 4,
+    ("num_key_value_heads", "n_kv_heads", "num_kv_heads", "multi_query_group_num"): 2,
+    ("intermediate_size", "d_ff", "n_inner", "ffn_dim", "encoder_ffn_dim", "decoder_ffn_dim", "hidden_dim", "dim_feedforward", "d_inner"): 64,
+    ("head_dim", "d_head", "d_kv", "attention_head_dim", "kv_channels", "v_head_dim"): _TINY_HEAD_DIM,
+    ("embedding_size",): 16,
+    ("num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts"): 4,
+    ("num_experts_per_tok", "moe_topk"): 2,
+    ("n_shared_experts",): 1,
+    ("moe_intermediate_size", "shared_expert_intermediate_size", "expert_intermediate_size"): 32,
+    ("kv_lora_rank", "q_lora_rank"): 16,
+    ("qk_rope_head_dim", "qk_nope_head_dim", "rotary_dim"): 4,
+}
+#: Fields capped in the tiny architecture (a default above the cap is replaced by it).
+_TINY_CAPS = {"vocab_size": TINY_VOCAB, "max_position_embeddings": 512}
+#: Model inputs a generic backbone drops when the model's forward does not name them (tokenizers emit them freely).
+_STANDARD_INPUTS = frozenset({"token_type_ids", "position_ids", "inputs_embeds"})
+
+
+# -- transformers' tables, read lazily ------------------------------------------------------------------------------
+def model_types() -> dict[str, str]:
+    """Normalised name -> ``model_type`` for every model type ``AutoModel`` maps (imports transformers)."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING_NAMES
+
+    from .registry import _normalise
+
+    return {_normalise(t): t for t in CONFIG_MAPPING_NAMES if t in MODEL_MAPPING_NAMES}
+
+
+class GenericBackbones:
+    """The resolver the built-in plugin registers: a :class:`GenericBackbone` for any known ``model_type``."""
+
+    description = DESCRIPTION
+
+    def names(self) -> list[str]:
+        return sorted(model_types())
+
+    def resolve(self, name: str) -> GenericBackbone | None:
+        model_type = model_types().get(name)
+        return generic_backbone(model_type) if model_type else None
+
+
+@hookimpl
+def provide_backbone(registry: Any) -> None:
+    registry.add_backbone_resolver(GenericBackbones())
+
+
+# -- one generic backbone --------------------------------------------------------------------------------------------
+def _first(config: Any, names: tuple[str, ...]) -> Any:
+    for name in names:
+        value = getattr(config, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+class _FactsView:
+    """``config`` seen under the canonical field names :meth:`TransformersBackbone.facts` reads."""
+
+    def __init__(self, config: Any, values: Mapping[str, Any]) -> None:
+        self._config, self._values = config, values
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._values:
+            return self._values[name]
+        return getattr(self._config, name)
+
+
+@attrs.frozen(kw_only=True)
+class GenericBackbone(TransformersBackbone):
+    """A :class:`TransformersBackbone` for one Hugging Face ``model_type``, built by :func:`generic_backbone`.
+
+    ``hf_model_type`` is the ``model_type``; ``encoder_of`` names the encoder-decoder ``AutoModel`` class whose
+    encoder this backbone is (None for encoders and decoders).
+    """
+
+    hf_model_type: str
+    encoder_of: str | None = None
+    always_pooled: bool = False
+
+    def provides(self, config: Any) -> frozenset[str]:
+        caps = super().provides(config)
+        return caps | {"pooler"} if self.always_pooled else caps
+
+    @property
+    def registered_name(self) -> str:
+        """``name@archit-core``: this backbone even where a dedicated plugin registers the same name."""
+        from .registry import _normalise
+
+        return f"{_normalise(self.hf_model_type)}@{DISTRIBUTION}"
+
+    def facts(self, config: Any) -> BackboneFacts:
+        hidden = _first(config, HIDDEN)
+        if hidden is None:
+            raise ConfigError(
+                f"{self.hf_model_type} config ({type(config).__name__}) has none of {'/'.join(HIDDEN)}, so the generic "
+                "backbone cannot tell its hidden size; a dedicated backbone plugin for this family must give it"
+            )
+        layers = _first(config, LAYERS)
+        if layers is None:
+            raise ConfigError(
+                f"{self.hf_model_type} config ({type(config).__name__}) has none of {'/'.join(LAYERS)}, so the generic "
+                "backbone cannot tell its number of layers; a dedicated backbone plugin for this family must give it"
+            )
+        canonical = {
+            "hidden_size": hidden,
+            "num_hidden_layers": layers,
+            "hidden_dropout_prob": _first(config, DROPOUT),
+            "classifier_dropout": _first(config, CLASSIFIER_DROPOUT),
+            "initializer_range": _first(config, INIT_RANGE),
+            "layer_norm_eps": _first(config, LAYER_NORM_EPS),
+            "hidden_act": _first(config, ACTIVATION),
+        }
+        facts = super().facts(_FactsView(config, canonical))
+        return attrs.evolve(facts, provides=self.provides(config))
+
+    def _forward_params(self, module: Any) -> tuple[frozenset[str], bool]:
+        params = inspect.signature(module.forward).parameters
+        var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        return frozenset(params), var_kw
+
+    def encode(self, module: Any, inputs: Mapping[str, Any], *, output_hidden_states: bool = False) -> BackboneOutput:
+        named, var_kw = self._forward_params(module)
+        kept = {k: v for k, v in inputs.items() if k in named or (var_kw and k not in _STANDARD_INPUTS)}
+        if "use_cache" in named and "use_cache" not in kept:
+            kept["use_cache"] = False  # no key/value cache unless the caller asks (generation passes it)
+        return super().encode(module, kept, output_hidden_states=output_hidden_states)
+
+    def head_layout(self, head_name: str, head_spec: Any) -> HFEquivalent | None:
+        return infer_head_layout(self, head_name, head_spec)[0]
+
+
+def _tiny_overrides(config_class: type, default: Any) -> dict[str, Any]:
+    """Overrides that make ``config_class``'s default a tiny model (see the module's ``_TINY`` table)."""
+    from .backbone import _config_fields
+
+    fields = _config_fields(config_class) | set(vars(default))
+    values: dict[str, Any] = {}
+    for names, value in _TINY.items():
+        for name in names:
+            if name in fields and not (name in ("q_lora_rank", "rotary_dim") and getattr(default, name, None) is None):
+                values[name] = value
+    hidden = _first(default, HIDDEN)
+    if "embedding_size" in values and getattr(default, "embedding_size", None) in (hidden, None):
+        values["embedding_size"] = _TINY[HIDDEN]  # embeddings factorised only where the family's default factorises
+    for name, cap in _TINY_CAPS.items():
+        current = getattr(default, name, None)
+        if name in fields and isinstance(current, int) and current > cap:
+            values[name] = cap
+    layers = _first(default, LAYERS)
+    for name, current in vars(default).items():  # per-layer lists (layer_types, attention_window, ...) shrink too
+        if isinstance(current, (list, tuple)) and layers and len(current) == layers > TINY_LAYERS and not name.startswith("_"):
+            values[name] = _shrink_per_layer(list(current))
+        elif _layer_counts(current, layers):  # layers per block (funnel's block_sizes): one layer per block
+            values[name] = [1] * len(current)
+    if "kv_lora_rank" in fields:  # multi-head latent attention: rope over head_dim, one key/value head per head
+        values.update({k: _TINY_HEAD_DIM for k in ("qk_rope_head_dim", "qk_nope_head_dim") if k in fields})
+        if "qk_head_dim" in fields:
+            values["qk_head_dim"] = 2 * _TINY_HEAD_DIM
+        if "num_key_value_heads" in values:
+            values["num_key_value_heads"] = values.get("num_attention_heads", 4)
+    if isinstance(getattr(default, "attention_window", None), int):
+        values["attention_window"] = 4
+    vocab = values.get("vocab_size", getattr(default, "vocab_size", None))
+    free = iter(range((vocab or TINY_VOCAB) - 1, 0, -1))
+    renumbered: dict[int, int] = {}
+    for name, current in sorted(vars(default).items()):  # special token ids must fit the tiny vocabulary
+        if not name.endswith("token_id") or not isinstance(vocab, int):
+            continue
+        if isinstance(current, int) and current >= vocab:
+            values[name] = renumbered.setdefault(current, next(free))
+        elif isinstance(current, list) and any(isinstance(i, int) and i >= vocab for i in current):
+            values[name] = [renumbered.setdefault(i, next(free)) if i >= vocab else i for i in current]
+    if "pad_token_id" in fields and getattr(default, "pad_token_id", None) is None:
+        values["pad_token_id"] = 0  # Hugging Face's decoder classifiers need one to find the last token
+    return values
+
+
+def _shrink_per_layer(values: list[Any]) -> list[Any]:
+    """A per-layer list cut to the tiny depth, keeping each kind of layer it has (sliding and full attention)."""
+    kinds = [v for i, v in enumerate(values) if v not in values[:i]] if all(isinstance(v, str) for v in values) else []
+    if 1 < len(kinds) <= TINY_LAYERS:
+        return kinds + [kinds[-1]] * (TINY_LAYERS - len(kinds))
+    return values[:TINY_LAYERS]
+
+
+def _layer_counts(value: Any, layers: Any) -> bool:
+    """Whether ``value`` is a list of per-block layer counts adding up to ``layers``."""
+    return (
+        isinstance(value, (list, tuple)) and 1 < len(value) < (layers or 0)
+        and all(isinstance(v, int) and v > 0 for v in value) and sum(value) == layers
+    )
+
+
+def _meta_instance(cls: type, config: Any) -> Any:
+    import torch
+
+    with torch.device("meta"):
+        return cls(config)
+
+
+def _encoder_class(auto_class: type, config: Any) -> tuple[type, str]:
+    """The encoder of an encoder-decoder ``AutoModel`` class and the checkpoint prefix of its weights."""
+    family = sys.modules[auto_class.__module__]
+    stem = auto_class.__name__[: -len("Model")] if auto_class.__name__.endswith("Model") else auto_class.__name__
+    dedicated = getattr(family, f"{stem}EncoderModel", None)
+    if dedicated is not None:
+        return dedicated, dedicated.base_model_prefix
+    model = _meta_instance(auto_class, config)
+    encoder = model.get_encoder()
+    path = next((name for name, child in model.named_modules() if child is encoder and name), None)
+    if path is None:
+        raise ConfigError(f"{auto_class.__name__} is an encoder-decoder model, but get_encoder() names no encoder module")
+    return type(encoder), f"{auto_class.base_model_prefix}.{path}" if auto_class.base_model_prefix else path
+
+
+def _infer_roles(module: Any, layers: int | None) -> dict[str, str]:
+    """Module roles that are unambiguous in the module tree: the input embeddings, and the one ``ModuleList`` of
+    ``layers`` blocks (several candidate lists: no ``layers`` role)."""
+    from torch import nn
+
+    roles: dict[str, str] = {}
+    embeddings = module.get_input_embeddings() if hasattr(module, "get_input_embeddings") else None
+    path = next((name for name, child in module.named_modules() if child is embeddings and name), None)
+    if path:
+        roles["word_embeddings"] = path
+    lists = [name for name, child in module.named_modules() if isinstance(child, nn.ModuleList) and len(child) == layers]
+    if len(lists) == 1:
+        roles["layers"] = f"{lists[0]}.*"
+    return roles
+
+
+@functools.lru_cache(maxsize=None)
+def generic_backbone(model_type: str) -> GenericBackbone:
+    """The generic backbone of ``model_type`` (imports transformers); a :class:`ConfigError` says why a model type
+    cannot be one (not a text model)."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING
+
+    config_class = CONFIG_MAPPING[model_type]
+    try:
+        auto_class = MODEL_MAPPING[config_class]
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"transformers' AutoModel builds no {model_type!r} model ({exc})") from exc
+    if isinstance(auto_class, (tuple, list)):  # several base classes (funnel's full and base models): the first
+        auto_class = auto_class[0]
+    if getattr(auto_class, "main_input_name", "input_ids") != "input_ids":
+        raise ConfigError(
+            f"{model_type!r} is not a text model: {auto_class.__name__} reads {auto_class.main_input_name!r}, not "
+            "input_ids, so the generic backbone cannot drive it; a dedicated backbone plugin must"
+        )
+    default = config_class()
+    tiny = _tiny_overrides(config_class, default)
+    module_class, prefix, encoder_of = auto_class, auto_class.base_model_prefix or None, None
+    tiny_config = config_class(**tiny)
+    if getattr(default, "is_encoder_decoder", False):
+        module_class, prefix = _encoder_class(auto_class, tiny_config)
+        encoder_of = auto_class.__name__
+    try:
+        module = _meta_instance(module_class, tiny_config)
+        roles = _infer_roles(module, _first(tiny_config, LAYERS))
+    except Exception:  # roles are a convenience for rewrites; a family whose tree cannot be built on meta has none
+        module, roles = None, {}
+    # a pooler the model always builds (no add_pooling_layer switch) is a capability too
+    always_pooled = getattr(module, "pooler", None) is not None and not _pooler_switch(module_class)
+    what = f"the encoder ({module_class.__name__}) of {auto_class.__name__}" if encoder_of else auto_class.__name__
+    extra = {"causal": _is_decoder(model_type)} if "causal" in attrs.fields_dict(TransformersBackbone) else {}
+    return GenericBackbone(
+        config_class=config_class,
+        model_class=module_class,
+        tiny=tiny,
+        checkpoint_prefix=prefix,
+        roles=roles,
+        description=f"generic: {what}, {config_class.__name__} defaults",
+        hf_model_type=model_type,
+        encoder_of=encoder_of,
+        always_pooled=always_pooled,
+        **extra,
+    )
+
+
+def _pooler_switch(module_class: type) -> bool:
+    return "add_pooling_layer" in inspect.signature(module_class.__init__).parameters
+
+
+def _is_decoder(model_type: str) -> bool:
+    """A model type transformers has a causal LM for and no masked LM: a decoder."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    return model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+
+# -- Hugging Face head layouts, inferred ------------------------------------------------------------------------------
+_LAYOUTS: dict[tuple[str, str], tuple[HFEquivalent | None, str]] = {}
+
+
+def infer_head_layout(backbone: GenericBackbone, head_name: str, head_spec: Any) -> tuple[HFEquivalent | None, str]:
+    """The Hugging Face layout of ``head_spec`` on ``backbone`` and a one-line reason when there is none.
+
+    The head declares candidate layouts (``hf_equivalent`` and ``hf_layouts``: configs under which it may compute
+    what a Hugging Face task class does). On the tiny architecture, the family's task class (for the candidates'
+    Auto class) is built with random weights; a candidate is the layout when the head built with it has the same
+    parameter shapes as the task class's head part (matched in order, which gives the key mapping) and, with those
+    weights, the same logits on a padded batch. Cached per model type and head.
+    """
+    key = (backbone.hf_model_type, head_name)
+    if key not in _LAYOUTS:
+        try:
+            _LAYOUTS[key] = _infer(backbone, head_spec)
+        except Exception as exc:  # a family whose task class cannot be built has no layout; say why
+            _LAYOUTS[key] = (None, f"{type(exc).__name__}: {exc}".splitlines()[0][:200])
+    return _LAYOUTS[key]
+
+
+def _candidates(head_spec: Any) -> list[HFEquivalent]:
+    found = [head_spec.hf_equivalent, *getattr(head_spec, "hf_layouts", ())]
+    return [c for c in found if c is not None]
+
+
+def _leaf_params(module: Any, prefix: str = "") -> list[tuple[str, list[tuple[str, tuple[int, ...]]]]]:
+    """``(module path, [(param name, shape)])`` of every module holding parameters directly, in order."""
+    rows = []
+    for name, child in module.named_modules():
+        own = [(n, tuple(p.shape)) for n, p in child.named_parameters(recurse=False)]
+        if own and not (prefix and (name == prefix or name.startswith(prefix + "."))):
+            rows.append((name, own))
+    return rows
+
+
+def _infer(backbone: GenericBackbone, head_spec: Any) -> tuple[HFEquivalent | None, str]:
+    import torch
+
+    from .interop import hf_class_name, resolve_hf_values
+
+    candidates = _candidates(head_spec)
+    if not candidates:
+        return None, "the head declares no Hugging Face equivalent"
+    auto_class = candidates[0].auto_class
+    class_name = hf_class_name(auto_class, backbone.hf_model_type)
+    if class_name is None:
+        return None, f"transformers has no {auto_class} class for {backbone.hf_model_type!r}"
+    import transformers
+
+    hf_class = getattr(transformers, class_name)
+    config = backbone.make_config(tiny=True)
+    config.num_labels = 3
+    torch.manual_seed(0)
+    hf = hf_class(config).eval()
+    prefix = hf_class.base_model_prefix
+    base = getattr(hf, prefix, None) if prefix else None
+    if not isinstance(base, backbone._model_cls()):
+        found = type(base).__name__ if base is not None else "no base model"
+        return None, f"{class_name}'s head reads {found}, not {backbone._model_cls().__name__} (the generic backbone)"
+    theirs = _leaf_params(hf, prefix)
+    inputs = _probe_batch(config)
+    with torch.no_grad():
+        expected = hf(**inputs).logits
+        features = backbone.encode(base, inputs)
+    facts = backbone.facts(config)
+    reasons = []
+    for candidate in candidates:
+        required, shared = resolve_hf_values(candidate, config) if _resolvable(candidate, config) else (None, None)
+        if required is None:
+            continue
+        head_config = head_spec.make_config({**required, **shared})
+        needs = head_config.needs() if hasattr(head_config, "needs") else frozenset()
+        if "pooler" in needs and features.pooled is None:
+            continue
+        head = head_spec.module_class()(head_config, facts).eval()
+        ours = _leaf_params(head)
+        if [[s for _, s in p] for _, p in ours] != [[s for _, s in p] for _, p in theirs]:
+            reasons.append("shapes")
+            continue
+        state = hf.state_dict()
+        head.load_state_dict({f"{o}.{n}": state[f"{t}.{tn}"] for (o, op), (t, tp) in zip(ours, theirs) for (n, _), (tn, _) in zip(op, tp)})
+        with torch.no_grad():
+            got = head(features).logits
+        if got.shape == expected.shape and torch.allclose(got, expected, atol=1e-5, rtol=1e-4):
+            keys = {f"{t}.": f"{o}." for (o, _), (t, _) in zip(ours, theirs)}
+            return attrs.evolve(candidate, keys=keys), ""
+        reasons.append("outputs")
+    shown = ", ".join(f"{name}{[s for _, s in p]}" for name, p in theirs) or "no parameters"
+    why = "no candidate layout gives its logits" if "outputs" in reasons else "its parameters match no candidate layout"
+    return None, f"{class_name}'s head ({shown}): {why}"
+
+
+def _resolvable(candidate: HFEquivalent, config: Any) -> bool:
+    try:
+        [v(config) for v in candidate.config.values() if callable(v)]
+    except AttributeError:
+        return False
+    return True
+
+
+def _probe_batch(config: Any) -> dict[str, Any]:
+    """Three sequences of seven ordinary token ids, the second right-padded with the config's pad token."""
+    import torch
+
+    vocab = int(getattr(config, "vocab_size", None) or TINY_VOCAB)
+    special = {v for k, v in vars(config).items() if k.endswith("token_id") and isinstance(v, int)}
+    ordinary = torch.tensor([i for i in range(5, vocab) if i not in special][:200])
+    generator = torch.Generator().manual_seed(1)
+    input_ids = ordinary[torch.randint(0, len(ordinary), (3, 7), generator=generator)]
+    attention_mask = torch.ones_like(input_ids)
+    pad = getattr(config, "pad_token_id", None)
+    if isinstance(pad, int):
+        input_ids[1, 5:] = pad
+        attention_mask[1, 5:] = 0
+    return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+# -- listing -----------------------------------------------------------------------------------------------------------
+def backbones_report(host: Any, *, include_generic: bool = False) -> dict[str, Any]:
+    """What ``archit backbones`` shows: the dedicated backbones (name, provider, description), the on-demand
+    providers, and with ``include_generic`` every generic name (which imports transformers), each marked with the
+    dedicated plugin that takes precedence over it, if any."""
+    registry = host.registry
+    dedicated = [
+        {"name": r.name, "distribution": r.plugin.distribution, "version": r.plugin.version, "plugin": r.plugin.name,
+         "description": getattr(r.obj, "description", "") or ""}
+        for r in registry.registrations("backbone")
+    ]
+    providers = [
+        {"plugin": e.plugin.name, "distribution": e.plugin.distribution, "version": e.plugin.version,
+         "description": e.resolver.description}
+        for e in registry.resolvers("backbone")
+    ]
+    report: dict[str, Any] = {"dedicated": dedicated, "generic_providers": providers}
+    if include_generic:
+        owners = {d["name"]: d["distribution"] or d["plugin"] for d in dedicated}
+        report["generic"] = [
+            {"name": n, "qualified_name": f"{n}@{e.plugin.distribution or e.plugin.name}", "overridden_by": owners.get(n)}
+            for e in registry.resolvers("backbone") for n in e.resolver.names()
+        ]
+    return report
+
+
+def print_backbones(report: Mapping[str, Any], out: Any) -> None:
+    """The human-readable form of :func:`backbones_report`."""
+    out.write("dedicated backbones (plugins; they take precedence over generic ones):\n")
+    for d in report["dedicated"] or [{"name": "(none)", "distribution": "", "version": "", "description": ""}]:
+        source = " ".join(filter(None, [d["distribution"], d["version"]]))
+        out.write(f"  {d['name']:24} {source:36} {d['description']}".rstrip() + "\n")
+    out.write("generic backbones:\n")
+    for p in report["generic_providers"] or []:
+        source = " ".join(filter(None, [p["distribution"], p["version"]]))
+        out.write(f"  {p['plugin']} ({source}): {p['description']}\n")
+    if not report["generic_providers"]:
+        out.write("  (none: the built-in generic plugin is disabled)\n")
+    if "generic" in report:
+        for g in report["generic"]:
+            note = f"  (the name gives {g['overridden_by']}; use {g['qualified_name']})" if g["overridden_by"] else ""
+            out.write(f"  {g['name']}{note}\n")
+        out.write(f"{len(report['generic'])} generic names\n")

@@ -1,0 +1,131 @@
+"""Checks of the core's generic backbones, shared by the test suite and ``benchmarks/bench_coverage.py``.
+
+:func:`check_model_type` builds one Hugging Face ``model_type`` as a generic backbone (tiny) with the token- and
+sequence-classification heads, trains one step, and checks parity with the family's ``*ForTokenClassification`` /
+``*ForSequenceClassification`` through checkpoint import: the Hugging Face task model is saved with
+``save_pretrained`` and loaded with ``archit_core.build(..., checkpoint=)``; logits and loss must be equal.
+torch is imported when a check runs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+HEADS = {"tok": "token-classification", "seq": "sequence-classification"}
+NUM_LABELS = 3
+
+
+def generic_name(model_type: str) -> str:
+    """``model_type@archit-core``: the generic backbone even where a dedicated plugin registers the name."""
+    from archit_core.registry import _normalise
+
+    return f"{_normalise(model_type)}@archit-core"
+
+
+def family_kind(model_type: str) -> str:
+    """``encoder``, ``decoder`` or ``encoder-decoder`` (the encoder is the backbone) by the config's defaults and
+    transformers' task tables: a model type with a masked LM is an encoder, one with only a causal LM a decoder."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    if getattr(CONFIG_MAPPING[model_type](), "is_encoder_decoder", False):
+        return "encoder-decoder"
+    from archit_core.generic import _is_decoder
+
+    if model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES or not _is_decoder(model_type):
+        return "encoder"
+    return "decoder"
+
+
+def probe_batch(config: Any, head: str) -> dict[str, Any]:
+    """The layout-inference batch of the tiny config (second row right-padded) with labels for ``head``."""
+    import torch
+
+    from archit_core.generic import _probe_batch
+
+    batch = _probe_batch(config)
+    generator = torch.Generator().manual_seed(2)
+    if head == HEADS["tok"]:
+        labels = torch.randint(0, NUM_LABELS, batch["input_ids"].shape, generator=generator)
+        labels[batch["attention_mask"] == 0] = -100
+    else:
+        labels = torch.randint(0, NUM_LABELS, (batch["input_ids"].shape[0],), generator=generator)
+    return {**batch, "labels": labels}
+
+
+def train_step(name: str, head: str) -> None:
+    """Build ``name`` (tiny) with ``head``, forward a padded batch with labels, and backward; raise on any failure."""
+    import torch
+
+    import archit_core
+
+    model = archit_core.build(name, head, tiny=True, head_config={"num_labels": NUM_LABELS})
+    batch = probe_batch(model.config.backbone_config, head)
+    model.train()
+    out = model(**batch)
+    if out.loss is None or not torch.isfinite(out.loss):
+        raise AssertionError(f"{name} + {head}: loss {out.loss}")
+    out.loss.backward()
+    if not any(p.grad is not None for p in model.head.parameters()):
+        raise AssertionError(f"{name} + {head}: no gradient reached the head")
+
+
+def parity(name: str, head: str) -> tuple[str, str]:
+    """``("parity", "")`` when the family's Hugging Face task model, saved and imported with
+    ``build(checkpoint=)``, gives the same logits and loss; else ``(status, reason)`` with status ``no-class``
+    (transformers has none), ``no-layout`` (its head has no equivalent layout) or ``mismatch``."""
+    import torch
+
+    import archit_core
+    from archit_core.generic import infer_head_layout
+    from archit_core.interop import hf_class_name
+
+    host = archit_core.get_host()
+    backbone, spec = host.backbone(name).obj, host.head(head).obj
+    class_name = hf_class_name(spec.hf_equivalent.auto_class, backbone.hf_model_type)
+    if class_name is None:
+        return "no-class", f"transformers has no {spec.hf_equivalent.auto_class} class for {backbone.hf_model_type!r}"
+    layout, reason = infer_head_layout(backbone, head, spec)
+    if layout is None:
+        return "no-layout", reason
+    import transformers
+
+    config = backbone.make_config(tiny=True)
+    config.num_labels = NUM_LABELS
+    torch.manual_seed(0)
+    hf = getattr(transformers, class_name)(config).eval()
+    with tempfile.TemporaryDirectory() as folder:
+        hf.save_pretrained(folder)
+        model = archit_core.build(name, head, checkpoint=folder, strict=True).eval()
+    if model.loading_report.fresh.get("head"):
+        return "mismatch", f"head weights not imported: {model.loading_report.notes}"
+    batch = probe_batch(config, head)
+    with torch.no_grad():
+        expected, got = hf(**batch), model(**batch)
+    try:
+        torch.testing.assert_close(got.logits, expected.logits)
+        torch.testing.assert_close(got.loss, expected.loss)
+    except AssertionError as exc:
+        return "mismatch", str(exc).splitlines()[0]
+    return "parity", ""
+
+
+def check_model_type(model_type: str) -> dict[str, Any]:
+    """One row of the coverage table: ``built`` (both heads trained one step), and per head ``tok``/``seq`` a
+    :func:`parity` status with its reason (``error`` with the exception when building failed)."""
+    row: dict[str, Any] = {"model_type": model_type, "kind": family_kind(model_type), "built": True, "error": ""}
+    name = generic_name(model_type)
+    for key, head in HEADS.items():
+        try:
+            train_step(name, head)
+        except Exception as exc:
+            row["built"] = False
+            row["error"] = row["error"] or f"{head}: {type(exc).__name__}: {exc}".splitlines()[0][:300]
+            row[key], row[f"{key}_reason"] = "error", "not built"
+            continue
+        try:
+            row[key], row[f"{key}_reason"] = parity(name, head)
+        except Exception as exc:
+            row[key], row[f"{key}_reason"] = "error", f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    return row

@@ -1,0 +1,267 @@
+"""Coverage of the core's generic backbones: every text model type of the installed transformers, built tiny with
+the token- and sequence-classification heads, trained one step, and checked for parity with the family's
+``*ForTokenClassification`` / ``*ForSequenceClassification`` through checkpoint import
+(:func:`archit_core.testing.generic.check_model_type`). Writes docs/coverage.md.
+
+Text model types: every ``model_type`` that transformers' ``AutoModel`` maps and that has a token-classification,
+sequence-classification, masked-LM or causal-LM class, except composite configs (``sub_configs``: vision-language,
+audio-text, encoder-decoder wrappers). A model type whose ``AutoModel`` class reads something other than
+``input_ids`` is counted as excluded (not text), with the reason.
+
+Model types run in chunks (``--chunk``, default 12) in child interpreters, two at a time (``--jobs``), each family
+under its own time limit (``--timeout``, default 120 s; an alarm in the child, and a limit on the whole child); the
+families of a chunk that crashed or hung run again one per interpreter, so one bad family cannot stall the run or
+take others with it. Run by hand (about 20 minutes on 2 cores), not in CI:
+
+    python benchmarks/bench_coverage.py [--jobs 2] [--chunk 12] [--timeout 120] [--only bert,gpt2 [--merge]] [--no-doc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "coverage.md"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _common import machine, table  # noqa: E402
+
+
+def text_model_types() -> list[str]:
+    """The text model types of the installed transformers (see the module docstring)."""
+    from transformers.models.auto import modeling_auto as m
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    tasks = (m.MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES, m.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES,
+             m.MODEL_FOR_MASKED_LM_MAPPING_NAMES, m.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)
+    found = []
+    for model_type in sorted({t for names in tasks for t in names} & set(m.MODEL_MAPPING_NAMES)):
+        try:
+            config_class = CONFIG_MAPPING[model_type]
+        except Exception:
+            continue
+        if not getattr(config_class, "sub_configs", None):
+            found.append(model_type)
+    return found
+
+
+def _one(model_type: str) -> dict:
+    """Run in a child interpreter: the coverage row of one model type."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from archit_core.errors import ConfigError
+    from archit_core.generic import generic_backbone
+    from archit_core.testing.generic import check_model_type, family_kind
+
+    try:
+        generic_backbone(model_type)
+    except ConfigError as exc:
+        if "is not a text model" in str(exc):
+            return {"model_type": model_type, "kind": family_kind(model_type), "excluded": str(exc)}
+    except Exception:
+        pass  # check_model_type reports it
+    return check_model_type(model_type)
+
+
+def _child_env() -> dict[str, str]:
+    return {**os.environ, "TRANSFORMERS_VERBOSITY": "error", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "OMP_NUM_THREADS": "1",
+            "TOKENIZERS_PARALLELISM": "false"}
+
+
+def run_chunk(model_types: list[str], timeout: float) -> list[dict]:
+    """Rows of ``model_types`` from one child interpreter (each family under its own alarm of ``timeout``); the
+    families a crash or a hang left without a row run again, each in an interpreter of its own."""
+    start = time.perf_counter()
+    try:
+        done = subprocess.run([sys.executable, __file__, "--child", ",".join(model_types), "--timeout", str(timeout)],
+                              capture_output=True, text=True, timeout=timeout * len(model_types) + 120, env=_child_env())
+        stdout, stderr, code = done.stdout, done.stderr, done.returncode
+    except subprocess.TimeoutExpired as exc:
+        stdout, stderr, code = exc.stdout or "", exc.stderr or "", "timeout"
+        stdout = stdout.decode() if isinstance(stdout, bytes) else stdout
+        stderr = stderr.decode() if isinstance(stderr, bytes) else stderr
+    rows = {r["model_type"]: r for r in (json.loads(line) for line in stdout.splitlines() if line.startswith("{"))}
+    missing = [t for t in model_types if t not in rows]
+    if len(model_types) == 1 and missing:
+        tail = (stderr.strip().splitlines() or ["no output"])[-1]
+        what = f"timed out after {timeout:.0f} s" if code == "timeout" else f"crashed (exit {code}): {tail[:200]}"
+        rows[model_types[0]] = {"model_type": model_types[0], "built": False, "error": what,
+                                "seconds": round(time.perf_counter() - start, 1)}
+    for model_type in missing if len(model_types) > 1 else ():
+        rows.update({r["model_type"]: r for r in run_chunk([model_type], timeout)})
+    return [rows[t] for t in model_types]
+
+
+def _alarm(seconds: float) -> None:
+    import signal
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError(f"timed out after {seconds:.0f} s")
+
+    signal.signal(signal.SIGALRM, expired)
+    signal.alarm(int(seconds))
+
+
+def run_children(model_types: list[str], timeout: float) -> None:
+    """In a child interpreter: print one JSON row per model type, each under an alarm of ``timeout`` seconds."""
+    import signal
+
+    for model_type in model_types:
+        start = time.perf_counter()
+        _alarm(timeout)
+        try:
+            row = _one(model_type)
+        except TimeoutError as exc:
+            row = {"model_type": model_type, "built": False, "error": str(exc)}
+        finally:
+            signal.alarm(0)
+        row["seconds"] = round(time.perf_counter() - start, 1)
+        print(json.dumps(row), flush=True)
+
+
+def _cell(row: dict, key: str) -> str:
+    status = row.get(key)
+    if status == "parity":
+        return "yes"
+    if status == "no-class":
+        return "no HF class"
+    if status is None or status == "error" and row.get(f"{key}_reason") == "not built":
+        return "-"
+    return f"no ({status})"
+
+
+def _reason(row: dict) -> str:
+    if row.get("excluded"):
+        return row["excluded"]
+    if not row.get("built"):
+        return row.get("error", "")
+    reasons = [f"{k}: {row[k + '_reason']}" for k in ("tok", "seq") if row.get(k) not in ("parity", "no-class")]
+    return "; ".join(reasons)
+
+
+def totals(rows: list[dict]) -> list[list[object]]:
+    """Per kind: tried, built, and parity counts where Hugging Face has the class."""
+    out = []
+    for kind in ("encoder", "decoder", "encoder-decoder", "all"):
+        group = [r for r in rows if not r.get("excluded") and (kind == "all" or r.get("kind") == kind)]
+        built = sum(bool(r.get("built")) for r in group)
+        cells = [kind, len(group), f"{built} ({100 * built / max(len(group), 1):.0f}%)"]
+        for key in ("tok", "seq"):
+            has = [r for r in group if r.get(key) not in (None, "no-class")]
+            ok = sum(r.get(key) == "parity" for r in has)
+            cells.append(f"{ok} / {len(has)} ({100 * ok / max(len(has), 1):.0f}%)")
+        out.append(cells)
+    return out
+
+
+def render(rows: list[dict], elapsed: float) -> str:
+    import transformers
+
+    excluded = [r for r in rows if r.get("excluded")]
+    body = [
+        "<!-- generated by benchmarks/bench_coverage.py; the text above the table is kept in the script -->",
+        "# Coverage: every Hugging Face text model as a backbone",
+        "",
+        f"Measured on transformers {transformers.__version__} ({machine()}), {len(rows)} model types, "
+        f"{elapsed / 60:.0f} minutes. Regenerate with `python benchmarks/bench_coverage.py` (about 15 minutes on 2 "
+        "cores; each model type in its own interpreter with a time limit).",
+        "",
+        "Every row is the core's generic backbone (`build(\"<model_type>@archit-core\", ...)`, even where a dedicated "
+        "plugin registers the name): **built** = the tiny architecture (`tiny=True`) builds with both the "
+        "`token-classification` and `sequence-classification` heads, a padded batch with labels runs forward and "
+        "backward. **tok** / **seq** = parity with the family's `*ForTokenClassification` / "
+        "`*ForSequenceClassification`: the Hugging Face model (tiny, random weights) is saved with `save_pretrained` "
+        "and imported with `archit_core.build(..., checkpoint=folder, strict=True)`; logits and loss must be equal "
+        "(`torch.testing.assert_close`). `no HF class`: transformers has no such class for the family; "
+        "`no (no-layout)`: its head has no layout the archit head can take (the reason says which part differs); "
+        "`no (mismatch)`: a layout was found but outputs differ.",
+        "",
+        "## Totals",
+        "",
+        "Parity columns: at parity / model types where Hugging Face has the class. Kinds: `encoder-decoder` = the "
+        "config says `is_encoder_decoder` (the backbone is the encoder); `decoder` = a causal LM and no masked LM in "
+        "transformers; `encoder` = the rest.",
+        "",
+        table(["kind", "model types", "built", "parity tok", "parity seq"], totals(rows)),
+        "",
+        f"Excluded as not text (their `AutoModel` reads no `input_ids`): {len(excluded)}"
+        + (f" ({', '.join(r['model_type'] for r in excluded)})." if excluded else "."),
+        "",
+        "## Choices",
+        "",
+        "- **Which model types**: those `AutoModel` maps that have a token-classification, sequence-classification, "
+        "masked-LM or causal-LM class, minus composite configs (a config class with `sub_configs`: vision-language, "
+        "audio-text and encoder-decoder wrappers). A model type whose `AutoModel` reads no `input_ids` is excluded.",
+        "- **Encoder-decoder models**: the backbone is the encoder: the family's `*EncoderModel` class where it has one "
+        "(T5, MT5, UMT5, ...; checkpoint prefix its `base_model_prefix`), else the class of `AutoModel(...).get_encoder()` "
+        "built alone (BART, ...; checkpoint prefix `<base_model_prefix>.<encoder attribute>`, e.g. `model.encoder`). "
+        "Their Hugging Face sequence classifiers read the decoder, so they are `no-layout` by design.",
+        "- **Default architecture**: the config class's own defaults. **Tiny**: hidden 32, 2 layers, 4 heads (2 key/value "
+        "heads), intermediate 64, head dim 8, vocabulary capped at 1000, positions capped at 512, 4 experts (2 per "
+        "token), set under every field name a family uses; per-layer lists are cut to 2 layers, per-block layer "
+        "counts become one layer per block, special token ids above the vocabulary are renumbered, and a missing "
+        "`pad_token_id` becomes 0.",
+        "- **Head layouts**: inferred per family (see `archit_core.generic.infer_head_layout`): the head declares "
+        "candidate configs (`HeadSpec.hf_layouts`); the candidate whose parameters have the same shapes as the task "
+        "class's head part (in order, which gives the key mapping) and whose logits equal the task class's on the tiny "
+        "architecture is the layout used by checkpoint import and `to_transformers`.",
+        "",
+        "## Per model type",
+        "",
+        table(["model type", "kind", "built", "tok", "seq", "reason (failure or no parity)"],
+              [[r["model_type"], r.get("kind", "?"), "excluded" if r.get("excluded") else ("yes" if r.get("built") else "NO"),
+                _cell(r, "tok"), _cell(r, "seq"), _reason(r).replace("|", "/")] for r in rows]),
+        "",
+    ]
+    return "\n".join(body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--chunk", type=int, default=12, help="model types per child interpreter (default 12)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per model type (default 120)")
+    parser.add_argument("--only", help="comma-separated model types (default: every text model type)")
+    parser.add_argument("--no-doc", action="store_true", help="print the table, do not write docs/coverage.md")
+    parser.add_argument("--merge", action="store_true",
+                        help="rerun only --only's model types and keep the other rows of benchmarks/coverage.json")
+    args = parser.parse_args()
+    if args.child:
+        run_children(args.child.split(","), args.timeout)
+        return
+    types = args.only.split(",") if args.only else text_model_types()
+    start = time.perf_counter()
+    rows: list[dict] = []
+    chunks = [types[i:i + args.chunk] for i in range(0, len(types), args.chunk)]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for chunk_rows in pool.map(lambda c: run_chunk(c, args.timeout), chunks):
+            for row in chunk_rows:
+                rows.append(row)
+                print(f"{row['model_type']:32} built={row.get('built')} tok={row.get('tok')} seq={row.get('seq')} "
+                      f"{row.get('seconds')}s {_reason(row)[:120]}", flush=True)
+    elapsed = time.perf_counter() - start
+    if args.merge:
+        saved = json.loads((ROOT / "benchmarks" / "coverage.json").read_text())
+        fresh = {r["model_type"]: r for r in rows}
+        rows = [fresh.pop(r["model_type"], r) for r in saved] + list(fresh.values())
+        elapsed = sum(r.get("seconds", 0) for r in rows) / max(args.jobs, 1)
+    text = render(rows, elapsed)
+    (ROOT / "benchmarks" / "coverage.json").write_text(json.dumps(rows, indent=1))
+    if args.no_doc:
+        print(text)
+    else:
+        DOC.write_text(text)
+        print(f"wrote {DOC.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
