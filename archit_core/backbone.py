@@ -24,6 +24,7 @@ CAPABILITIES: dict[str, str] = {
     "hidden_states": "the vectors of every layer (embeddings first)",
     "pooler": "a pooled sequence vector computed by the backbone's own pooler",
     "input_embeddings": "an input embedding matrix (for tied output projections)",
+    "causal": "causal attention: each token sees only earlier tokens (a decoder, needed for causal language modelling)",
 }
 
 
@@ -40,6 +41,10 @@ class BackboneFacts:
     layer_norm_eps: float = 1e-12
     hidden_act: str | None = None
     provides: frozenset[str] = frozenset({"token_states"})
+    #: Width of the input embeddings when it differs from ``hidden_size`` (ALBERT-style factorised embeddings).
+    embedding_size: int | None = None
+    #: The backbone config's own choice of tying output projections to the input embeddings, if it states one.
+    tie_word_embeddings: bool | None = None
 
     @property
     def head_dropout(self) -> float:
@@ -55,6 +60,8 @@ class BackboneOutput:
     attention_mask: Any = None
     hidden_states: tuple[Any, ...] | None = None
     pooled: Any = None
+    #: The key/value cache a decoder returns (``use_cache``), handed back to it on the next generation step.
+    past_key_values: Any = None
 
 
 class Backbone:
@@ -143,7 +150,8 @@ class TransformersBackbone(Backbone):
     """A Hugging Face base model as a backbone; a plugin gives the classes and a few specifics.
 
     ``defaults`` and ``tiny`` are config overrides for the documented default and the tiny test architecture;
-    ``roles`` name module paths for rewrites; ``head_layouts`` give the family's Hugging Face head layouts.
+    ``roles`` name module paths for rewrites; ``head_layouts`` give the family's Hugging Face head layouts;
+    ``causal`` says the model is a decoder (a config with ``is_decoder=True`` makes any model one).
     """
 
     config_class: str | type
@@ -154,6 +162,7 @@ class TransformersBackbone(Backbone):
     roles: Mapping[str, str] = attrs.field(factory=dict)
     head_layouts: Mapping[str, HFEquivalent] = attrs.field(factory=dict)
     description: str = ""
+    causal: bool = False
 
     def _config_cls(self) -> type:
         return resolve(self.config_class)
@@ -201,6 +210,8 @@ class TransformersBackbone(Backbone):
         caps = {"token_states", "hidden_states", "input_embeddings"}
         if self._pooler_arg():
             caps.add("pooler")
+        if self.causal or getattr(config, "is_decoder", False):
+            caps.add("causal")
         return frozenset(caps)
 
     def build(self, config: Any, needs: frozenset[str] = frozenset()) -> Any:
@@ -224,9 +235,11 @@ class TransformersBackbone(Backbone):
             dropout=float(field("hidden_dropout_prob", "hidden_dropout", "dropout", default=0.0)),
             classifier_dropout=field("classifier_dropout", default=None),
             initializer_range=float(field("initializer_range", "init_std", default=0.02)),
-            layer_norm_eps=float(field("layer_norm_eps", "layer_norm_epsilon", default=1e-12)),
+            layer_norm_eps=float(field("layer_norm_eps", "layer_norm_epsilon", "rms_norm_eps", default=1e-12)),
             hidden_act=field("hidden_act", "activation_function", default=None),
             provides=self.provides(config),
+            embedding_size=field("embedding_size", default=None),
+            tie_word_embeddings=field("tie_word_embeddings", default=None),
         )
 
     def encode(self, module: Any, inputs: Mapping[str, Any], *, output_hidden_states: bool = False) -> BackboneOutput:
@@ -236,6 +249,7 @@ class TransformersBackbone(Backbone):
             attention_mask=inputs.get("attention_mask"),
             hidden_states=getattr(out, "hidden_states", None),
             pooled=getattr(out, "pooler_output", None),
+            past_key_values=getattr(out, "past_key_values", None),
         )
 
 

@@ -49,7 +49,7 @@ def hf_config(model: Any, eq: HFEquivalent | None = None) -> Any:
                 f"{', '.join(f'{k}={v!r}' for k, v in required.items())} on {model.config.backbone!r} exports"
             )
     for field in eq.config_fields:
-        if field in head:
+        if head.get(field) is not None:  # None: the head follows the backbone config, which already says it
             setattr(config, field, head[field])
     id2label = dict(model.config.id2label or {})
     if len(id2label) == getattr(config, "num_labels", None):
@@ -95,7 +95,7 @@ def hf_state_dict(model: Any, hf_model: Any) -> dict[str, Any]:
     state = {k: value for k, (_, value) in renamed.items()}
     expected = set(hf_model.state_dict())
     leftover = sorted(unmatched + [ours for k, (ours, _) in renamed.items() if k not in expected])
-    missing = sorted(expected - set(state))
+    missing = sorted(expected - set(state) - _tied_copies(hf_model, state))
     if leftover or missing:
         cls = type(hf_model).__name__
         lines = [f"the weights of this archit model do not fill {cls} exactly:"]
@@ -135,6 +135,15 @@ def to_transformers(model: Any) -> Any:
     hf_model.to(model.device)
     state = hf_state_dict(model, hf_model)
     with torch.no_grad():
-        hf_model.load_state_dict(state, strict=True)
+        result = hf_model.load_state_dict(state, strict=False)
+    left = set(result.missing_keys) - _tied_copies(hf_model, state)
+    if left or result.unexpected_keys:  # hf_state_dict checked the keys; this guards the tied copies
+        raise ArchitError(f"export left {sorted(left)} unfilled and {list(result.unexpected_keys)} unused")
     hf_model.train(model.training)
     return hf_model
+
+
+def _tied_copies(hf_model: Any, state: Mapping[str, Any]) -> set[str]:
+    """Keys of ``hf_model`` that are tied copies of a key in ``state`` (filled when their source is loaded)."""
+    tied = getattr(hf_model, "all_tied_weights_keys", None) or {}
+    return {target for target, source in tied.items() if source in state}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -14,10 +14,14 @@ from .errors import ArchitError
 
 @dataclass
 class HeadOutput:
-    """What a head returns: its logits and, when labels were given, its loss."""
+    """What a head returns: its logits and, when labels were given, its loss.
+
+    A head with several named outputs (``start_logits`` and ``end_logits``) returns them in ``outputs`` and
+    declares :attr:`Head.output_class` with a field for each; ``logits`` may then be None."""
 
     logits: Any
     loss: torch.Tensor | None = None
+    outputs: dict[str, Any] | None = None
 
 
 class Head(nn.Module):
@@ -25,15 +29,41 @@ class Head(nn.Module):
 
     ``forward(features, labels=None, **inputs)`` receives a :class:`BackboneOutput` and the extra inputs the head
     declared in its :class:`HeadSpec`, and returns a :class:`HeadOutput` with its own loss when labels are given.
+
+    A head that predicts the next token sets ``generative = True``: its model then is a ``GenerationMixin`` and
+    ``model.generate`` works. A head whose output projection shares the backbone's input embedding matrix names
+    those parameters in :meth:`tied_to_input_embeddings`; the model declares the ties to transformers.
     """
+
+    #: True for heads that predict the next token: the model gets ``generate`` (see ``GenerativeModelWithHead``).
+    generative: ClassVar[bool] = False
+    #: The model's output class when the head returns named ``outputs``: a ``transformers.utils.ModelOutput``
+    #: dataclass with ``loss``, ``logits`` and ``hidden_states`` fields plus one per named output (None: ArchitOutput).
+    output_class: ClassVar[type | None] = None
 
     def __init__(self, config: Any, backbone: BackboneFacts) -> None:
         super().__init__()
         self.config = config
         self.backbone_facts = backbone
 
+    def init_module(self, module: nn.Module) -> bool:
+        """Initialise one of this head's modules when the model is initialised (never over loaded weights, if done
+        with ``transformers.initialization``); return True when handled, False for transformers' default init."""
+        return False
+
     def forward(self, features: BackboneOutput, labels: torch.Tensor | None = None, **inputs: Any) -> HeadOutput:
         raise NotImplementedError
+
+    def prepare_inputs(self, inputs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Reshape the model inputs before the backbone sees them; returns the backbone's inputs and extra keyword
+        arguments for this head's ``forward`` (what it needs to undo the reshape). Unchanged by default; a
+        multiple-choice head flattens ``(batch, choices, length)`` to ``(batch * choices, length)`` here."""
+        return inputs, {}
+
+    def tied_to_input_embeddings(self) -> tuple[str, ...]:
+        """Names (relative to the head) of parameters that are the backbone's input embedding weight, tied: kept
+        the same tensor through ``tie_weights``, saving and loading. Empty by default."""
+        return ()
 
 
 def pool_sequence(features: BackboneOutput, mode: str) -> torch.Tensor:

@@ -82,8 +82,10 @@ def import_hf_state_dict(model: Any, state_dict: Mapping[str, Any]) -> None:
     """Load a Hugging Face task model's weights into an equivalent archit model, strictly."""
     converted, unused = convert_hf_state_dict(model, state_dict)
     result = model.load_state_dict(converted, strict=False)
-    if unused or result.missing_keys or result.unexpected_keys:
+    tied = getattr(model, "all_tied_weights_keys", None) or {}  # a tied copy is loaded with its source
+    missing = [k for k in result.missing_keys if not (k in tied and tied[k] in converted)]
+    if unused or missing or result.unexpected_keys:
         raise CheckpointError(
             f"Hugging Face weights do not match this archit model: unused {unused[:8]}, "
-            f"missing {list(result.missing_keys)[:8]}, unexpected {list(result.unexpected_keys)[:8]}"
+            f"missing {missing[:8]}, unexpected {list(result.unexpected_keys)[:8]}"
         )

@@ -40,12 +40,17 @@ class ArchitConfig(PreTrainedConfig):
     distributions and versions that built it."""
 
     model_type = "archit"
+    #: Output fields the Trainer leaves out of predictions: a decoder's cache, a multi-task model's per-task losses.
+    keys_to_ignore_at_inference = ["past_key_values", "losses"]
 
     backbone: str | None = None
     backbone_config: Any = None
     head: str | None = None
     head_config: dict | None = None
     plugins: dict | None = None
+    #: A multi-task model's heads by task name, ``{task: {"head": name, "head_config": {...}, "loss_weight": w}}``
+    #: (``head`` and ``head_config`` are then None; see ``archit_core.multitask``).
+    heads: dict | None = None
 
     def __post_init__(self, **kwargs: Any) -> None:
         if isinstance(self.backbone_config, dict) and self.backbone:
@@ -57,6 +62,19 @@ class ArchitConfig(PreTrainedConfig):
     def sub_configs(self) -> dict[str, type]:
         """The backbone config is a sub-config, so attention settings reach it."""
         return {"backbone_config": PreTrainedConfig} if isinstance(self.backbone_config, PreTrainedConfig) else {}
+
+    @property
+    def tie_word_embeddings(self) -> bool:
+        """transformers' switch for declared weight ties, always on: an archit model declares its ties per instance,
+        from its head (``Head.tied_to_input_embeddings``), so a head that does not tie declares none."""
+        return True
+
+    def get_text_config(self, decoder: bool | None = None, encoder: bool | None = None) -> PreTrainedConfig:
+        """The backbone's config (its own text config, for a composite one): generation reads the cache layout,
+        the vocabulary and the special tokens from it."""
+        if isinstance(self.backbone_config, PreTrainedConfig):
+            return self.backbone_config.get_text_config(decoder=decoder, encoder=encoder)
+        return super().get_text_config(decoder=decoder, encoder=encoder)
 
     @property
     def initializer_range(self) -> float:

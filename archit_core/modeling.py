@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from transformers import PreTrainedModel
+from transformers import GenerationMixin, PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .errors import IncompatibleHeadError
@@ -35,6 +35,7 @@ class ArchitOutput(ModelOutput):
 
     loss: torch.Tensor | None = None
     logits: Any = None
+    past_key_values: Any = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
 
 
@@ -55,18 +56,41 @@ class ModelWithHead(PreTrainedModel):
     # gradient_accumulation_steps (gradients and logged loss come out gradient_accumulation_steps times too large).
     accepts_loss_kwargs = False
 
+    def __new__(cls, config: ArchitConfig | None = None, *args: Any, **kwargs: Any) -> ModelWithHead:
+        # A generative head (causal LM) gets a model that is a GenerationMixin; every other head does not, so
+        # `generate` and generation configs exist only where they make sense. Deciding here covers build, load
+        # and AutoModel.from_pretrained alike.
+        if cls is ModelWithHead and isinstance(config, ArchitConfig) and _generative(config):
+            cls = GenerativeModelWithHead
+        return super().__new__(cls)
+
     def __init__(self, config: ArchitConfig) -> None:
         super().__init__(config)
         plugins = config.plugins or {}
         backbone = resolve_part("backbone", config.backbone, plugins.get("backbone"))
-        head = resolve_part("head", config.head, plugins.get("head"))
-        head_config = head.obj.make_config(config.head_config)
-        check_compatible(backbone, head, config.backbone_config, head_config)
+        if config.heads:  # several named heads on one backbone (archit_core.multitask)
+            from .multitask import multitask_parts
+
+            self.head_spec, head_config = multitask_parts(config, backbone)
+        else:
+            head = resolve_part("head", config.head, plugins.get("head"))
+            head_config = head.obj.make_config(config.head_config)
+            check_compatible(backbone, head, config.backbone_config, head_config)
+            self.head_spec = head.obj
         self.backbone_spec = backbone.obj
-        self.head_spec = head.obj
         self.backbone = backbone.obj.build(config.backbone_config, needs_of(head_config))
-        self.head = head.obj.module_class()(head_config, backbone.obj.facts(config.backbone_config))
+        self.head = self.head_spec.module_class()(head_config, backbone.obj.facts(config.backbone_config))
+        self._tied_weights_keys = _tied_keys(self)
         self.post_init()
+
+    def _init_weights(self, module: Any) -> None:
+        """A head may initialise its own modules (``Head.init_module``, e.g. a configured init); the rest as
+        transformers does."""
+        head = self._modules.get("head")
+        init_module = getattr(head, "init_module", None)
+        if init_module is not None and any(module is m for m in head.modules()) and init_module(module):
+            return
+        super()._init_weights(module)
 
     def forward(
         self,
@@ -81,7 +105,8 @@ class ModelWithHead(PreTrainedModel):
         **kwargs: Any,
     ) -> ArchitOutput | tuple:
         kwargs.pop("num_items_in_batch", None)  # the Trainer's loss-normalisation hint is no backbone input
-        head_inputs = {name: kwargs.pop(name) for name in self.head_spec.inputs if name in kwargs}
+        head_names = (*self.head_spec.inputs, *getattr(self.head_spec, "optional_inputs", ()))
+        head_inputs = {name: kwargs.pop(name) for name in head_names if name in kwargs}
         inputs = {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
@@ -90,14 +115,65 @@ class ModelWithHead(PreTrainedModel):
             "inputs_embeds": inputs_embeds,
         }
         inputs = {k: v for k, v in inputs.items() if v is not None} | kwargs
+        inputs, prepared = self.head.prepare_inputs(inputs)  # e.g. (batch, choices, length) -> (batch * choices, length)
+        head_inputs |= prepared
         if output_hidden_states is None:
             output_hidden_states = bool(self.config.output_hidden_states)
         wants_layers = "hidden_states" in needs_of(self.head.config)
         features = self.backbone_spec.encode(self.backbone, inputs, output_hidden_states=output_hidden_states or wants_layers)
         result = self.head(features, labels=labels, **head_inputs)
-        output = ArchitOutput(
+        output = _output(
+            self.head,
+            result,
             loss=result.loss,
             logits=result.logits,
+            past_key_values=features.past_key_values,
             hidden_states=features.hidden_states if output_hidden_states else None,
         )
         return output if return_dict is not False else output.to_tuple()
+
+
+def _output(head: Any, result: Any, **values: Any) -> ModelOutput:
+    """The model output: :class:`ArchitOutput`, or the head's ``output_class`` holding its named ``outputs``
+    (``values`` the class has no field for, such as a decoder's cache, are left out)."""
+    cls = getattr(head, "output_class", None) or ArchitOutput
+    named = dict(result.outputs or {})
+    fields = cls.__dataclass_fields__  # a plain class attribute: torch.compile traces it, dataclasses.fields() not
+    unknown = sorted(set(named) - set(fields))
+    if unknown:
+        raise TypeError(f"{type(head).__qualname__} returned the outputs {unknown}, which its output class {cls.__name__} has no field for")
+    return cls(**{k: v for k, v in values.items() if k in fields}, **named)
+
+
+class GenerativeModelWithHead(ModelWithHead, GenerationMixin):
+    """A :class:`ModelWithHead` whose head predicts the next token (``Head.generative``): ``model.generate`` works,
+    with the backbone's key/value cache. ``ModelWithHead(config)`` returns one when the config's head is generative."""
+
+
+def _generative(config: ArchitConfig) -> bool:
+    """Whether the head ``config`` names is generative (imports the head's module class)."""
+    if not config.head:
+        return False
+    head = resolve_part("head", config.head, (config.plugins or {}).get("head"))
+    return bool(getattr(head.obj.module_class(), "generative", False))
+
+
+def _tied_keys(model: ModelWithHead) -> dict[str, str]:
+    """``{head parameter: input embedding weight}`` for every parameter a head ties to the backbone's input
+    embeddings: transformers' ``_tied_weights_keys`` of this instance (``{target: source}``)."""
+    from .head_module import Head
+
+    tied = {f"{name}.{param}": None for name, module in model.named_modules() if isinstance(module, Head)
+            for param in module.tied_to_input_embeddings()}
+    if not tied:
+        return {}
+    embeddings = model.backbone_spec.input_embeddings(model.backbone)
+    path = next((name for name, module in model.backbone.named_modules() if module is embeddings), None)
+    if embeddings is None or path is None or not isinstance(getattr(embeddings, "weight", None), torch.Tensor):
+        raise IncompatibleHeadError(
+            f"head {model.config.head!r} ties {', '.join(sorted(tied))} to the input embeddings, but backbone "
+            f"{model.config.backbone!r} exposes no input embedding module with a weight; untie the head "
+            "(its head config) or use another backbone."
+        )
+    source = f"{model.base_model_prefix}.{path}.weight" if path else f"{model.base_model_prefix}.weight"
+    return dict.fromkeys(tied, source)

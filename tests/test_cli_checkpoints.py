@@ -218,13 +218,13 @@ def test_convert_a_base_model_needs_a_head_and_says_when_it_is_fresh(tmp_path, c
 
 
 def test_convert_another_task_says_which_weights_are_left_out(tmp_path, capsys):
-    transformers.BertForMaskedLM(transformers.BertConfig(**TINY)).save_pretrained(tmp_path / "mlm")
+    transformers.BertForPreTraining(transformers.BertConfig(**TINY)).save_pretrained(tmp_path / "mlm")
     assert main(["convert", str(tmp_path / "mlm"), str(tmp_path / "out")]) == 2
-    assert "no installed head is equivalent to BertForMaskedLM on backbone 'bert'" in capsys.readouterr().err
+    assert "no installed head is equivalent to BertForPreTraining on backbone 'bert'" in capsys.readouterr().err
     assert main(["convert", str(tmp_path / "mlm"), str(tmp_path / "out"), "--head", "token-classification"]) == 0
     out = capsys.readouterr().out
-    assert "the checkpoint holds BertForMaskedLM, not BertForTokenClassification" in out
-    assert "weight(s) of the checkpoint are not used: cls.predictions." in out
+    assert "the checkpoint holds BertForPreTraining, not BertForTokenClassification" in out
+    assert "9 weight(s) of the checkpoint are not used: backbone.pooler.dense.bias" in out and "cls.predictions.bias" in out
     assert "head weight(s) are freshly initialised" in out
 
 
@@ -248,7 +248,7 @@ def test_convert_with_explicit_names_and_a_head_config(tmp_path, capsys):
         (["inspect", "{no_weights}"], "holds no weights"),
         (["inspect", "{corrupt}"], "is not a readable safetensors file"),
         (["convert", "{hf}", "{hf}"], "exists and is not an empty folder"),
-        (["convert", "{gpt2}", "{out}"], "no installed backbone builds 'gpt2' models"),
+        (["convert", "{unknown}", "{out}"], "no installed backbone builds 'no-such-family' models"),
         (["convert", "{archit}", "{out}", "--head", "token-classification"], "--head apply to Hugging Face sources"),
         (["convert", "{mean}", "{out}"], "head_config.pooling='mean' has no Hugging Face equivalent"),
     ],
@@ -263,7 +263,7 @@ def test_errors_exit_2_with_one_clear_line(argv, expected, tmp_path, capsys):
         "no_weights": lambda f: config_only(f, {"model_type": "bert", "architectures": ["BertModel"]}),
         "corrupt": lambda f: (config_only(f, {"model_type": "bert"}), (f / "model.safetensors").write_bytes(b"not tensors")),
         "hf": lambda f: hf_checkpoint(f, "bert", "token-classification"),
-        "gpt2": lambda f: (config_only(f, {"model_type": "gpt2", "architectures": ["GPT2ForSequenceClassification"]}),
+        "unknown": lambda f: (config_only(f, {"model_type": "no-such-family", "architectures": ["NoSuchFamilyForSequenceClassification"]}),
                            save_file({"score.weight": torch.zeros(2, 4)}, str(f / "model.safetensors"))),
         "archit": lambda f: archit_core.build("bert", "token-classification", tiny=True).save_pretrained(f),
         "mean": lambda f: archit_core.build("roberta", "sequence-classification", tiny=True,

@@ -59,12 +59,14 @@ class ToyEncoder(nn.Module):
 
 
 class ToyBackbone(Backbone):
-    """A backbone over :class:`ToyEncoder` with a plain-dict config; ``pooler`` says whether it offers a pooler."""
+    """A backbone over :class:`ToyEncoder` with a plain-dict config; ``pooler`` says whether it offers a pooler,
+    ``input_embeddings`` whether it exposes its embedding matrix (for heads that tie to it)."""
 
     roles = {"layers": "layers.*", "embeddings": "embeddings"}
 
-    def __init__(self, pooler: bool = False) -> None:
+    def __init__(self, pooler: bool = False, input_embeddings: bool = True) -> None:
         self.with_pooler = pooler
+        self.with_input_embeddings = input_embeddings
 
     def make_config(self, overrides: Any = None, *, tiny: bool = False) -> dict[str, Any]:
         overrides = dict(overrides or {})
@@ -80,8 +82,11 @@ class ToyBackbone(Backbone):
         return dict(config)
 
     def provides(self, config: Any) -> frozenset[str]:
-        caps = {"token_states", "hidden_states", "input_embeddings"} | ({"pooler"} if self.with_pooler else set())
-        return frozenset(caps)
+        caps = {"token_states", "hidden_states"} | ({"pooler"} if self.with_pooler else set())
+        return frozenset(caps | ({"input_embeddings"} if self.with_input_embeddings else set()))
+
+    def input_embeddings(self, module: nn.Module) -> nn.Module | None:
+        return module.get_input_embeddings() if self.with_input_embeddings else None
 
     def build(self, config: Any, needs: frozenset[str] = frozenset()) -> nn.Module:
         return ToyEncoder(config, pooler="pooler" in needs)

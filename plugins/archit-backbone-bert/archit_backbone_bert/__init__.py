@@ -22,6 +22,7 @@ BERT = TransformersBackbone(
         "feed_forward.in": "encoder.layer.*.intermediate.dense",
         "feed_forward.out": "encoder.layer.*.output.dense",
     },
+    # The masked-lm head's own layout is BERT's (cls.predictions.*), so it needs no entry here.
     head_layouts={
         # BertForSequenceClassification: the base model's pooler (dense + tanh on the first token), dropout, classifier.
         "sequence-classification": HFEquivalent(

@@ -61,6 +61,30 @@ DEBERTA = TransformersBackbone(
             config={"pooling": "first", "pooler_dense": True, "pooler_activation": attrgetter("pooler_hidden_act")},
             config_fields=("num_labels", "problem_type"),
         ),
+        # DebertaV2ForMultipleChoice: the same top-level ContextPooler, dropout, a one-output classifier per choice.
+        "multiple-choice": HFEquivalent(
+            auto_class="AutoModelForMultipleChoice",
+            keys={"pooler.dense.": "pooler.dense.", "classifier.": "classifier."},
+            config={"pooling": "first", "pooler_dense": True, "pooler_activation": attrgetter("pooler_hidden_act")},
+        ),
+        # DebertaV2ForMaskedLM has two layouts, chosen by config.legacy: lm_predictions.lm_head.* (dense,
+        # hidden_act, LayerNorm, output bias; the projection is always the word embeddings, as in the original
+        # DeBERTa checkpoints) and, by default, the BERT-like cls.predictions.* (decoder tied to the word
+        # embeddings, cls.predictions.bias the same tensor as cls.predictions.decoder.bias). Both import; the
+        # legacy one, listed last, is the layout exported.
+        "masked-lm": HFEquivalent(
+            auto_class="AutoModelForMaskedLM",
+            keys={
+                "lm_predictions.lm_head.dense.": "transform.dense.",
+                "lm_predictions.lm_head.LayerNorm.": "transform.layer_norm.",
+                "lm_predictions.lm_head.bias": "decoder.bias",
+                "cls.predictions.transform.dense.": "transform.dense.",
+                "cls.predictions.transform.LayerNorm.": "transform.layer_norm.",
+                "cls.predictions.decoder.": "decoder.",
+                "cls.predictions.bias": "decoder.bias",
+            },
+            config_fields=("tie_word_embeddings",),
+        ),
     },
     description="DeBERTa-v2/v3 encoder (default: deberta-v3-base architecture, random weights)",
 )

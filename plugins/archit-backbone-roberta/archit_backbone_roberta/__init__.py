@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from archit_core import HFEquivalent, TransformersBackbone, hookimpl
 
+def _lm_head_activation(config) -> str | None:
+    """RobertaLMHead's activation as a masked-lm head config value: gelu, whatever hidden_act says (None, the
+    head's default, takes hidden_act, so it is right when hidden_act is gelu)."""
+    return None if config.hidden_act == "gelu" else "gelu"
+
+
 ROBERTA = TransformersBackbone(
     config_class="transformers:RobertaConfig",
     model_class="transformers:RobertaModel",
@@ -37,6 +43,19 @@ ROBERTA = TransformersBackbone(
             keys={"classifier.dense.": "pooler.dense.", "classifier.out_proj.": "classifier."},
             config={"pooling": "first", "pooler_dense": True, "pooler_activation": "tanh"},
             config_fields=("num_labels", "problem_type"),
+        ),
+        # RobertaLMHead: dense, gelu (fixed, whatever hidden_act says), layer_norm, decoder tied to the word
+        # embeddings; its output bias lm_head.bias is the same tensor as lm_head.decoder.bias.
+        "masked-lm": HFEquivalent(
+            auto_class="AutoModelForMaskedLM",
+            keys={
+                "lm_head.dense.": "transform.dense.",
+                "lm_head.layer_norm.": "transform.layer_norm.",
+                "lm_head.decoder.": "decoder.",
+                "lm_head.bias": "decoder.bias",
+            },
+            config={"activation": _lm_head_activation},
+            config_fields=("tie_word_embeddings",),
         ),
     },
     description="RoBERTa encoder (default: roberta-base architecture, random weights)",

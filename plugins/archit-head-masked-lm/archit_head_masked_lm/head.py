@@ -1,0 +1,72 @@
+"""The masked-LM head module: transform, vocabulary projection (tied by default), cross-entropy loss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from transformers.activations import ACT2FN
+
+from archit_core import ConfigError, Head, HeadOutput, IncompatibleHeadError
+
+#: Share of positions given a label in dummy batches (the rest are -100, as in masked-LM training data).
+DUMMY_MASK_RATE = 0.3
+
+
+class PredictionTransform(nn.Module):
+    """Dense layer, activation and LayerNorm before the vocabulary projection (every masked-LM head has one)."""
+
+    def __init__(self, hidden_size: int, width: int, activation: str, eps: float) -> None:
+        super().__init__()
+        if activation not in ACT2FN:
+            raise ConfigError(f"head_config.activation: unknown activation {activation!r}; use one of {', '.join(sorted(ACT2FN))}")
+        self.dense = nn.Linear(hidden_size, width)
+        self.activation = ACT2FN[activation]
+        self.layer_norm = nn.LayerNorm(width, eps=eps)
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        return self.layer_norm(self.activation(self.dense(states)))
+
+
+def vocabulary_size(facts: Any, head: str) -> int:
+    """The backbone's vocabulary size, or :class:`IncompatibleHeadError` when its config states none."""
+    if not facts.vocab_size:
+        raise IncompatibleHeadError(
+            f"head {head!r} predicts tokens, so it needs the backbone's vocabulary size, and this backbone's config "
+            "states none (vocab_size); use a backbone with a token vocabulary"
+        )
+    return int(facts.vocab_size)
+
+
+class MaskedLMHead(Head):
+    """``logits = decoder(transform(states))``; the decoder's weight is the input embedding matrix when tied."""
+
+    def __init__(self, config, backbone):
+        super().__init__(config, backbone)
+        vocab = vocabulary_size(backbone, "masked-lm")
+        width = backbone.embedding_size or backbone.hidden_size
+        activation = config.activation or backbone.hidden_act or "gelu"
+        eps = config.layer_norm_eps if config.layer_norm_eps is not None else backbone.layer_norm_eps
+        self.transform = PredictionTransform(backbone.hidden_size, width, activation, eps)
+        self.decoder = nn.Linear(width, vocab)
+
+    def tied_to_input_embeddings(self) -> tuple[str, ...]:
+        return ("decoder.weight",) if self.config.tie_word_embeddings else ()
+
+    @classmethod
+    def dummy_labels(cls, config, batch_size, seq_len, *, generator=None, input_ids=None, backbone=None):
+        """The batch's own tokens at about 30% of positions (at least one per sequence), -100 elsewhere."""
+        if input_ids is None:
+            vocab = (backbone.vocab_size if backbone is not None else None) or 5
+            input_ids = torch.randint(0, vocab, (batch_size, seq_len), generator=generator)
+        keep = torch.rand(input_ids.shape, generator=generator) < DUMMY_MASK_RATE
+        keep[:, 0] = True
+        return torch.where(keep, input_ids, torch.full_like(input_ids, -100))
+
+    def forward(self, features, labels=None, **inputs):
+        logits = self.decoder(self.transform(features.token_states))
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), labels.to(logits.device).view(-1))
+        return HeadOutput(logits=logits, loss=loss)
