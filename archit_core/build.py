@@ -22,7 +22,7 @@ CONFIG_OPTIONS = frozenset({"id2label", "label2id", "problem_type", "output_hidd
 
 def build(
     backbone: str,
-    head: str,
+    head: str | Mapping[str, Any],
     *,
     backbone_config: Mapping[str, Any] | Any = None,
     head_config: Mapping[str, Any] | Any = None,
@@ -34,6 +34,7 @@ def build(
     dtype: Any = None,
     device: Any = None,
     device_map: Any = None,
+    loss_weights: Mapping[str, float] | None = None,
     **options: Any,
 ) -> ModelWithHead:
     """A model made of the named backbone and head, from whichever plugins provide them.
@@ -47,7 +48,21 @@ def build(
     or an archit checkpoint (everything, strictly, for the same head; the backbone only for another). What was
     loaded is on ``model.loading_report``; ``strict=True`` refuses fresh backbone weights, and ``reinit_head=True``
     starts the head fresh when its size differs from the checkpoint's.
+
+    ``head`` may also be a dict of named heads, ``{task: head}``, for a multi-task model with ``loss_weights``
+    (see :func:`archit_core.multitask.build_multitask`).
     """
+    if not isinstance(head, str):
+        if head_config is not None or reinit_head:
+            raise ConfigError("a multi-task build takes each task's head config in the heads dict: {task: (head, head_config)}")
+        from .multitask import build_multitask
+
+        return build_multitask(
+            backbone, head, loss_weights=loss_weights, backbone_config=backbone_config, checkpoint=checkpoint,
+            tiny=tiny, strict=strict, host=host, dtype=dtype, device=device, device_map=device_map, **options,
+        )
+    if loss_weights is not None:
+        raise ConfigError("loss_weights= is for multi-task models: pass a dict of named heads, {task: head, ...}")
     unknown = sorted(set(options) - CONFIG_OPTIONS)
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(map(repr, unknown))} for build(); valid: {', '.join(sorted(CONFIG_OPTIONS))}")

@@ -77,6 +77,14 @@ def probability(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         raise ValueError(f"'{attribute.name}' must be in [0, 1), got {value}", attribute)
 
 
+def non_negative(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """attrs validator: a finite int or float >= 0 (bools refused), such as a loss weight."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"'{attribute.name}' must be a number >= 0, got {type(value).__name__} {value!r}", attribute)
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"'{attribute.name}' must be a finite number >= 0, got {value}", attribute)
+
+
 def one_of(*choices: Any):
     """attrs validator: the value is one of ``choices``."""
 
@@ -84,4 +92,5 @@ def one_of(*choices: Any):
         if value not in choices:
             raise ValueError(f"'{attribute.name}' must be one of {', '.join(map(repr, choices))}, got {value!r}", attribute)
 
+    check.choices = choices  # type: ignore[attr-defined]  # read by the spec schema
     return check

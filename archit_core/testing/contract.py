@@ -79,11 +79,21 @@ def _tensors(value: Any) -> list[Any]:
 
 
 def _pad_last(batch: dict[str, Any]) -> dict[str, Any]:
-    """Mask the last two positions of the last sequence, so padding is exercised."""
+    """Mask the last two positions of the last sequence (of each example, for ``(batch, choices, length)``
+    inputs), so padding is exercised."""
     mask = batch["attention_mask"]
-    if mask.shape[0] > 1 and mask.shape[1] > 2:
-        mask[-1, -2:] = 0
+    if mask.shape[-2] > 1 and mask.shape[-1] > 2:
+        mask[..., -1, -2:] = 0
     return batch
+
+
+#: Model output fields that are no predictions: the contract compares every other field as logits.
+_NOT_PREDICTIONS = frozenset({"loss", "hidden_states", "past_key_values", "losses", "attentions"})
+
+
+def _predictions(output: Any) -> dict[str, Any]:
+    """The prediction fields of a model output: ``logits``, or a head's named outputs (``start_logits``, ...)."""
+    return {k: v for k, v in output.items() if k not in _NOT_PREDICTIONS}
 
 
 def _token_inputs(facts: Any, batch_size: int, seq_len: int, generator: Any) -> dict[str, Any]:
@@ -199,10 +209,10 @@ def check_pair(
         raise _fail(where, "without labels the loss must be None")
     if plain.hidden_states is not None:
         raise _fail(where, "hidden states were returned without output_hidden_states=True")
-    logits = _check_logits(where, plain.logits, batch_size)
+    logits = _check_logits(where, _predictions(plain), batch_size)
     checks.append("forward without labels")
     _check_loss(where, labelled.loss)
-    _assert_close(where, _tensors(labelled.logits), logits, "logits with and without labels")
+    _assert_close(where, _tensors(_predictions(labelled)), logits, "logits with and without labels")
     checks.append("forward with labels: finite scalar loss, same logits")
     if "hidden_states" in b.obj.provides(bconf):
         states = layered.hidden_states
@@ -210,8 +220,10 @@ def check_pair(
             got = None if states is None else len(states)
             raise _fail(where, f"output_hidden_states=True gave {got} hidden states, not num_layers + 1 = {facts.num_layers + 1}")
         for s in states:
-            if tuple(s.shape) != (batch_size, seq_len, facts.hidden_size):
-                raise _fail(where, f"a hidden state has shape {tuple(s.shape)}, not {(batch_size, seq_len, facts.hidden_size)}")
+            # The backbone sees inputs.numel() // seq_len sequences (more than batch_size when a head reshapes them).
+            expected = (inputs["input_ids"].numel() // seq_len, seq_len, facts.hidden_size)
+            if tuple(s.shape) != expected:
+                raise _fail(where, f"a hidden state has shape {tuple(s.shape)}, not {expected}")
         checks.append("output_hidden_states")
 
     model.train()
@@ -247,7 +259,7 @@ def check_pair(
     if sorted(saved) != sorted(restored):
         raise _fail(where, f"save/load changed the parameter names: {sorted(set(saved) ^ set(restored))}")
     _assert_close(where, restored, saved, "weights after save_pretrained/load")
-    _assert_close(where, _tensors(again.logits), logits, "outputs after save_pretrained/load")
+    _assert_close(where, _tensors(_predictions(again)), logits, "outputs after save_pretrained/load")
     _assert_close(where, again.loss, labelled.loss, "losses after save_pretrained/load")
     checks.append("save_pretrained/load round trip")
     return PairReport(b.name, h.name, "ok", tuple(checks))
