@@ -40,3 +40,11 @@ class CheckpointError(ArchitError):
 
 class ArchitPluginWarning(UserWarning):
     """A plugin was isolated because it failed; the others still work."""
+
+
+class DeclarationError(ArchitError):
+    """A modified model cannot be declared as class code, or the generated code does not reproduce it."""
+
+
+class DeclarationWarning(UserWarning):
+    """A declared model needs attention: a deleted submodule, a part built twice, a tie that changed."""

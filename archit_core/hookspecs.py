@@ -29,7 +29,9 @@ def rewrite_module(registry: Any) -> None:
 @hookspec(firstresult=True)
 def declare_module(module: Any, context: Any) -> Any:
     """Return source code (imports and a constructor expression) for one of the plugin's own module classes,
-    or None when the module is not the plugin's."""
+    as an ``archit_core.ModuleCode``, or None when the module is not the plugin's. ``context`` is an
+    ``archit_core.DeclarationContext`` (the module's path, the reference module, the names in scope and a safe
+    ``expression(value)``)."""
 
 
 #: The registering hooks, in the order the host calls them.
