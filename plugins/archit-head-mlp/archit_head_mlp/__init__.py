@@ -1,0 +1,43 @@
+"""archit head ``mlp``: a multi-layer perceptron described by its widths, activation, norm, dropout and init (the
+TorchArc idea), on every token or on one pooled vector per sequence, with the loss of the task it serves."""
+
+from __future__ import annotations
+
+import attrs
+
+from archit_core import HeadConfig, HeadSpec, hookimpl, one_of, positive, probability
+
+
+def _widths(instance, attribute, value):
+    if not isinstance(value, tuple) or any(isinstance(w, bool) or not isinstance(w, int) or w <= 0 for w in value):
+        raise ValueError(f"'{attribute.name}' must be a list of positive layer widths, got {value!r}", attribute)
+
+
+@attrs.frozen(kw_only=True)
+class MLPConfig(HeadConfig):
+    """``hidden`` widths of the layers before the output layer of ``num_labels``; ``level`` token or sequence."""
+
+    num_labels: int = attrs.field(default=2, validator=positive)
+    hidden: tuple[int, ...] = attrs.field(default=(), converter=lambda v: tuple(v) if isinstance(v, (list, tuple)) else v, validator=_widths)
+    activation: str = attrs.field(default="gelu", validator=one_of("gelu", "relu", "tanh", "silu"))
+    norm: str | None = attrs.field(default=None, validator=one_of(None, "layer"))
+    dropout: float | None = attrs.field(default=None, validator=probability)
+    init: str = attrs.field(default="normal", validator=one_of("normal", "xavier", "kaiming", "zeros"))
+    level: str = attrs.field(default="sequence", validator=one_of("token", "sequence"))
+    pooling: str = attrs.field(default="first", validator=one_of("first", "mean", "pooler"))
+    loss: str = attrs.field(default="cross_entropy", validator=one_of("cross_entropy", "mse", "bce"))
+
+    def needs(self):
+        return frozenset({"token_states", "pooler"} if self.level == "sequence" and self.pooling == "pooler" else {"token_states"})
+
+
+@hookimpl
+def provide_head(registry):
+    registry.add_head(
+        "mlp",
+        HeadSpec(
+            module="archit_head_mlp.head:MLPHead",
+            config_class=MLPConfig,
+            description="a configurable MLP on tokens or pooled sequences; cross-entropy, MSE or BCE",
+        ),
+    )

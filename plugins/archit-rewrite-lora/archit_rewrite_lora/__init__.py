@@ -1,0 +1,45 @@
+"""archit rewrite ``lora``: low-rank adapters (LoRA) on linear layers, as peft computes them, without touching the
+model they were added to. ``set_adapter``, ``merge`` and ``unmerge`` act on the rewritten model."""
+
+from __future__ import annotations
+
+import attrs
+
+from archit_core import RewriteSpec, hookimpl, positive, probability
+
+
+def _name(instance, attribute, value):
+    if not isinstance(value, str) or not value.isidentifier():
+        raise ValueError(f"'{attribute.name}' must be an identifier, got {value!r}", attribute)
+
+
+@attrs.frozen(kw_only=True)
+class LoRAConfig:
+    """Rank ``r``, scaling ``alpha / r``, ``dropout`` on the adapter's input, and the adapter's name."""
+
+    r: int = attrs.field(default=8, validator=positive)
+    alpha: float = attrs.field(default=8.0, converter=float)
+    dropout: float = attrs.field(default=0.0, validator=probability)
+    adapter: str = attrs.field(default="default", validator=_name)
+
+
+@hookimpl
+def rewrite_module(registry):
+    registry.add_rewrite(
+        "lora",
+        RewriteSpec(
+            replace="archit_rewrite_lora.lora:add_lora",
+            config_class=LoRAConfig,
+            default_targets=("attention.query", "attention.value"),
+            freeze_rest=True,
+            description="LoRA adapters on linear layers (default: attention query and value); the base stays frozen and shared",
+        ),
+    )
+
+
+def __getattr__(name):  # the torch side loads only when used
+    if name in {"LoRALinear", "set_adapter", "merge", "unmerge"}:
+        from . import lora
+
+        return getattr(lora, name)
+    raise AttributeError(name)
