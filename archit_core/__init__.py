@@ -17,6 +17,8 @@ from .errors import (
     ArchitPluginWarning,
     CheckpointError,
     ConfigError,
+    DeclarationError,
+    DeclarationWarning,
     IncompatibleHeadError,
     MissingPluginError,
     PluginConflictError,
@@ -27,6 +29,10 @@ from .head import HeadConfig, HeadSpec, HFEquivalent
 from .hookspecs import hookimpl, hookspec
 from .host import PluginHost, get_host, set_host, using
 from .registry import PluginInfo, Registration, Registry
+from .rewriting import RewriteSpec, load_rewrites, rewrite, rewrites_of, save_rewrites
+from .spec_schema import spec_schema
+from .specs import build_from_spec, build_optimizer, check_spec
+from .sharing import shared_copy, shares_storage
 
 __version__ = "0.1.0"
 
@@ -37,10 +43,32 @@ _LAZY = {
     "Head": "archit_core.head_module",
     "HeadOutput": "archit_core.head_module",
     "pool_sequence": "archit_core.head_module",
+    "pool_words": "archit_core.word_pooling",
+    "word_ids_from_spans": "archit_core.word_pooling",
+    "WORD_POOLING_MODES": "archit_core.word_pooling",
     "to_transformers": "archit_core.export",
+    "add_head": "archit_core.multitask",
+    "drop_head": "archit_core.multitask",
+    "build_multitask": "archit_core.multitask",
+    "Declaration": "archit_core.declaration",
+    "DeclarationContext": "archit_core.declaration",
+    "ModuleCode": "archit_core.declaration",
+    "declare": "archit_core.declaration",
+    "print_difference": "archit_core.declaration",
 }
 
 __all__ = [
+    "spec_schema",
+    "check_spec",
+    "build_optimizer",
+    "build_from_spec",
+    "shares_storage",
+    "shared_copy",
+    "save_rewrites",
+    "rewrites_of",
+    "rewrite",
+    "load_rewrites",
+    "RewriteSpec",
     "CAPABILITIES",
     "ArchitConfig",
     "ArchitError",
@@ -51,11 +79,16 @@ __all__ = [
     "BackboneOutput",
     "CheckpointError",
     "ConfigError",
+    "Declaration",
+    "DeclarationContext",
+    "DeclarationError",
+    "DeclarationWarning",
     "HFEquivalent",
     "Head",
     "HeadConfig",
     "HeadOutput",
     "HeadSpec",
+    "ModuleCode",
     "IncompatibleHeadError",
     "MissingPluginError",
     "ModelWithHead",
@@ -67,21 +100,29 @@ __all__ = [
     "Registry",
     "TransformersBackbone",
     "UnknownNameError",
+    "WORD_POOLING_MODES",
+    "add_head",
     "build",
+    "build_multitask",
     "config_from_dict",
     "config_to_dict",
+    "drop_head",
+    "declare",
     "get_host",
     "hookimpl",
     "hookspec",
     "load",
     "one_of",
     "pool_sequence",
+    "pool_words",
     "positive",
+    "print_difference",
     "probability",
     "set_host",
     "summary",
     "to_transformers",
     "using",
+    "word_ids_from_spans",
 ]
 
 

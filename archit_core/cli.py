@@ -44,7 +44,15 @@ def plugins_report(host: PluginHost) -> dict[str, Any]:
             "conflict": (reg.kind, reg.name) in conflicted,
         }
 
-    report: dict[str, Any] = {f"{kind}s": [entry(r) for r in registry.registrations(kind)] for kind in KINDS}
+    def on_demand(e: Any) -> dict[str, Any]:  # a resolver (the core's generic backbones): names resolved when asked
+        return {"name": "<generic>", "qualified_name": f"<name>@{e.plugin.distribution or e.plugin.name}",
+                "plugin": e.plugin.name, "distribution": e.plugin.distribution, "version": e.plugin.version,
+                "description": e.resolver.description, "conflict": False, "on_demand": True}
+
+    report: dict[str, Any] = {
+        f"{kind}s": [entry(r) for r in registry.registrations(kind)] + [on_demand(e) for e in registry.resolvers(kind)]
+        for kind in KINDS
+    }
     report["declaration_providers"] = [_plugin_entry(p) for p in host.declaration_providers()]
     report["plugins"] = [_plugin_entry(p) for p in plugins]
     report["conflicts"] = [
@@ -118,14 +126,21 @@ def print_plugins(report: dict[str, Any], out: TextIO) -> None:
             )
 
 
-def _cmd_plugins(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
-    report = plugins_report(host)
+def _cmd_plugins(args: argparse.Namespace, host: PluginHost, out: TextIO, *, report: dict[str, Any] | None = None,
+                 show: Any = print_plugins) -> int:
+    report = plugins_report(host) if report is None else report
     if args.json:
         json.dump(report, out, indent=2)
         out.write("\n")
     else:
-        print_plugins(report, out)
+        show(report, out)
     return 0
+
+
+def _cmd_backbones(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
+    from .generic import backbones_report, print_backbones
+
+    return _cmd_plugins(args, host, out, report=backbones_report(host, include_generic=args.all), show=print_backbones)
 
 
 # -- archit build ------------------------------------------------------------------------------------------------
@@ -168,14 +183,25 @@ def _cmd_build(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
 
     if args.batch_size < 1 or args.seq_len < 1:
         raise ConfigError(f"--batch-size and --seq-len must be positive, got {args.batch_size} and {args.seq_len}")
-    model = build(
-        args.backbone,
-        args.head,
-        backbone_config=_json_object(args.backbone_config, "--backbone-config"),
-        head_config=_json_object(args.head_config, "--head-config"),
-        tiny=args.tiny,
-        host=host,
-    )
+    if args.spec is not None:
+        from .specs import build_from_spec
+
+        given = [flag for flag, value in (("BACKBONE", args.backbone), ("HEAD", args.head), ("--backbone-config", args.backbone_config),
+                                          ("--head-config", args.head_config), ("--tiny", args.tiny)) if value]
+        if given:
+            raise ConfigError(f"--spec describes the whole model; drop {', '.join(given)} (or put them in the spec)")
+        model = build_from_spec(args.spec, host=host)
+    elif args.backbone is None or args.head is None:
+        raise ConfigError("give BACKBONE and HEAD, or --spec FILE")
+    else:
+        model = build(
+            args.backbone,
+            args.head,
+            backbone_config=_json_object(args.backbone_config, "--backbone-config"),
+            head_config=_json_object(args.head_config, "--head-config"),
+            tiny=args.tiny,
+            host=host,
+        )
     import torch
 
     from .dummy import dummy_batch
@@ -190,8 +216,17 @@ def _cmd_build(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
     grads = sum(1 for p in model.parameters() if p.grad is not None)
     trainable = sum(1 for p in model.parameters() if p.requires_grad)
 
-    out.write(f"model: backbone {model.config.backbone!r} + head {model.config.head!r}\n")
-    out.write(f"head config: {json.dumps(model.config.head_config)}\n")
+    if model.config.heads:
+        tasks = ", ".join(f"{task}: {entry['head']!r} (loss weight {entry['loss_weight']})" for task, entry in model.config.heads.items())
+        out.write(f"model: backbone {model.config.backbone!r} + heads {tasks}\n")
+    else:
+        out.write(f"model: backbone {model.config.backbone!r} + head {model.config.head!r}\n")
+        out.write(f"head config: {json.dumps(model.config.head_config)}\n")
+    from .rewriting import rewrites_of
+
+    for record in rewrites_of(model):
+        out.write(f"rewrite: {record['rewrite']} {json.dumps(record['options'])} on {len(record['paths'])} modules "
+                  f"({', '.join(record['targets'])})\n")
     rows = module_tree(model, depth=args.depth)
     width = max(len(r[0]) + (len(r[1]) + 2 if r[1] else 0) for r in rows)
     out.write("modules (parameters):\n")
@@ -212,6 +247,13 @@ def _cmd_build(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
     if args.save:
         model.save_pretrained(args.save)
         out.write(f"saved to {args.save}\n")
+    return 0
+
+
+def _cmd_spec_schema(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
+    from .spec_schema import spec_schema
+
+    out.write(json.dumps(spec_schema(host), indent=2) + "\n")
     return 0
 
 
@@ -359,6 +401,13 @@ def _cmd_convert(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int
     return 0
 
 
+# -- archit declare ----------------------------------------------------------------------------------------------
+def _cmd_declare(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
+    from .declaration import declare_command
+
+    return declare_command(args.factory, reference=args.reference, output=args.output, verify=args.verify, out=out, host=host)
+
+
 # -- entry point -------------------------------------------------------------------------------------------------
 def make_parser() -> argparse.ArgumentParser:
     """The ``archit`` argument parser."""
@@ -369,9 +418,15 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.set_defaults(run=_cmd_plugins)
 
+    k = commands.add_parser("backbones", help="list dedicated and generic backbone names (--all imports transformers)")
+    k.add_argument("--all", action="store_true", help="list every generic name (each transformers model_type)")
+    k.add_argument("--json", action="store_true", help="print JSON instead of text")
+    k.set_defaults(run=_cmd_backbones)
+
     b = commands.add_parser("build", help="build BACKBONE + HEAD, run forward and backward on a dummy batch")
-    b.add_argument("backbone", metavar="BACKBONE", help="backbone name (or name@distribution)")
-    b.add_argument("head", metavar="HEAD", help="head name (or name@distribution)")
+    b.add_argument("backbone", metavar="BACKBONE", nargs="?", help="backbone name (or name@distribution)")
+    b.add_argument("head", metavar="HEAD", nargs="?", help="head name (or name@distribution)")
+    b.add_argument("--spec", metavar="FILE", help="build the model a JSON/YAML spec describes instead (see docs/specs.md)")
     b.add_argument("--tiny", action="store_true", help="use the backbone's tiny test architecture")
     b.add_argument("--backbone-config", metavar="JSON", help="backbone config overrides, a JSON object")
     b.add_argument("--head-config", metavar="JSON", help="head config, a JSON object")
@@ -381,6 +436,9 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0, help="random seed for the dummy batch (default 0)")
     b.add_argument("--depth", type=int, default=3, help="levels of the module tree to print (default 3)")
     b.set_defaults(run=_cmd_build)
+
+    s = commands.add_parser("spec-schema", help="print the JSON Schema of model specs for the installed plugins")
+    s.set_defaults(run=_cmd_spec_schema)
 
     i = commands.add_parser("inspect", help="what a checkpoint folder holds: format, model, plugins, weights by part")
     i.add_argument("path", metavar="PATH", help="checkpoint folder (archit or Hugging Face)")
@@ -395,6 +453,13 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--head", metavar="NAME", help="archit head for a Hugging Face SRC (default: the one equivalent to its architecture)")
     c.add_argument("--head-config", metavar="JSON", help="head config for a Hugging Face SRC, a JSON object")
     c.set_defaults(run=_cmd_convert)
+
+    d = commands.add_parser("declare", help="print the class code of a model modified in place (MODULE:FACTORY returns it)")
+    d.add_argument("factory", metavar="MODULE:FACTORY", help="a function returning the modified model, e.g. mymodels:make")
+    d.add_argument("--reference", metavar="MODULE:CLASS", help="the class to compare with (default: the model's own class)")
+    d.add_argument("--output", metavar="FILE", help="write the code to FILE instead of printing it")
+    d.add_argument("--verify", action="store_true", help="verify the code rebuilds the model; the report goes to stderr")
+    d.set_defaults(run=_cmd_declare)
     return parser
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
 import torch
 
 import archit_core
@@ -44,5 +45,16 @@ def test_electra_example_is_discovered_and_matches_hugging_face(fake_distributio
     torch.testing.assert_close(ours.logits, theirs.logits)
     torch.testing.assert_close(ours.loss, theirs.loss)
 
-    for head in host.registry.names("head"):
+    from archit_core.head import needs_of
+
+    provides = reg.obj.provides(reg.obj.make_config(tiny=True))
+    built = []
+    for head in host.registry.names("head"):  # every installed head builds, or is refused for what electra lacks
+        missing = needs_of(host.head(head).obj.make_config(None)) - provides
+        if missing:
+            with pytest.raises(archit_core.IncompatibleHeadError, match=sorted(missing)[0]):
+                archit_core.build("electra", head, tiny=True, host=host)
+            continue
         assert archit_core.build("electra", head, tiny=True, host=host).backbone.__class__.__name__ == "ElectraModel"
+        built.append(head)
+    assert "token-classification" in built and "sequence-classification" in built
