@@ -55,18 +55,33 @@ def hf_config(model: Any, eq: HFEquivalent | None = None) -> Any:
     if len(id2label) == getattr(config, "num_labels", None):
         config.id2label = {int(k): v for k, v in id2label.items()}
         config.label2id = {v: int(k) for k, v in id2label.items()}
-    dropout = head.get("dropout")
-    if dropout is not None:
-        if hasattr(config, "classifier_dropout"):
-            config.classifier_dropout = dropout
-        else:
-            warnings.warn(
-                f"head_config.dropout={dropout} does not carry over: {type(config).__name__} has no classifier_dropout, "
-                f"so {hf_class} trains with its own dropout settings (inference is unaffected)",
-                stacklevel=3,
-            )
+    _export_dropout(head.get("dropout"), eq, config, hf_class, model.head.backbone_facts.head_dropout)
     config.architectures = [hf_class]
     return config
+
+
+def _export_dropout(dropout: float | None, eq: HFEquivalent, config: Any, hf_class: str, backbone_dropout: float) -> None:
+    """Set the head config's ``dropout`` on the Hugging Face config field its head reads (``eq.dropout_field``), or
+    warn that the Hugging Face class trains with another dropout (inference is the same either way). None: the
+    head uses the backbone's classifier dropout (``backbone_dropout``), as the Hugging Face class does if it has one."""
+    if eq.dropout_field is None:
+        if (backbone_dropout if dropout is None else dropout) != 0:
+            used = f"None (the backbone's classifier dropout, {backbone_dropout})" if dropout is None else dropout
+            warnings.warn(
+                f"head_config.dropout={used} does not carry over: {hf_class} applies no dropout before its head, "
+                "so it trains without it (inference is unaffected)",
+                stacklevel=4,
+            )
+    elif dropout is None:
+        return
+    elif hasattr(config, eq.dropout_field):
+        setattr(config, eq.dropout_field, dropout)
+    else:
+        warnings.warn(
+            f"head_config.dropout={dropout} does not carry over: {type(config).__name__} has no {eq.dropout_field}, "
+            f"so {hf_class} trains with its own dropout settings (inference is unaffected)",
+            stacklevel=4,
+        )
 
 
 def _rename(state: Mapping[str, Any], prefixes: Mapping[str, str]) -> tuple[dict[str, tuple[str, Any]], list[str]]:

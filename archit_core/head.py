@@ -28,13 +28,16 @@ class HFEquivalent:
 
     ``keys`` maps Hugging Face head key prefixes (outside the base model) to archit head key prefixes;
     ``config`` gives the head-config values that make the archit head compute what Hugging Face's does;
-    ``config_fields`` are fields shared by name between the head config and the Hugging Face config.
+    ``config_fields`` are fields shared by name between the head config and the Hugging Face config;
+    ``dropout_field`` is the Hugging Face config field holding the dropout its head applies (where the head
+    config's ``dropout`` is exported), None when the Hugging Face head applies no dropout (question answering).
     """
 
     auto_class: str
     keys: Mapping[str, str] = attrs.field(factory=dict)
     config: Mapping[str, Any] = attrs.field(factory=dict)
     config_fields: tuple[str, ...] = ()
+    dropout_field: str | None = "classifier_dropout"
 
 
 @attrs.frozen(kw_only=True)

@@ -60,6 +60,15 @@ class Head(nn.Module):
         multiple-choice head flattens ``(batch, choices, length)`` to ``(batch * choices, length)`` here."""
         return inputs, {}
 
+    def get_output_embeddings(self) -> nn.Module | None:
+        """The head's projection onto the token vocabulary (an ``nn.Linear`` of ``vocab_size`` outputs), or None
+        for heads without one. The model exposes it to transformers, so ``resize_token_embeddings`` resizes it."""
+        return None
+
+    def set_output_embeddings(self, module: nn.Module) -> None:
+        """Replace the projection :meth:`get_output_embeddings` returns (transformers' resizing calls this)."""
+        raise NotImplementedError(f"{type(self).__qualname__} has no output projection to replace")
+
     def tied_to_input_embeddings(self) -> tuple[str, ...]:
         """Names (relative to the head) of parameters that are the backbone's input embedding weight, tied: kept
         the same tensor through ``tie_weights``, saving and loading. Empty by default."""

@@ -83,6 +83,26 @@ class ModelWithHead(PreTrainedModel):
         self._tied_weights_keys = _tied_keys(self)
         self.post_init()
 
+    def get_output_embeddings(self) -> Any:
+        """The head's vocabulary projection (``Head.get_output_embeddings``), or None: what transformers'
+        ``resize_token_embeddings`` resizes along with the input embeddings."""
+        return self.head.get_output_embeddings()
+
+    def set_output_embeddings(self, new_embeddings: Any) -> None:
+        self.head.set_output_embeddings(new_embeddings)
+
+    def resize_token_embeddings(self, *args: Any, **kwargs: Any) -> Any:
+        """transformers' resizing (input embeddings, the head's projection, the backbone config's
+        ``vocab_size``, ties), then the heads' backbone facts are re-read so their ``vocab_size`` agrees."""
+        from .head_module import Head
+
+        embeddings = super().resize_token_embeddings(*args, **kwargs)
+        facts = self.backbone_spec.facts(self.config.backbone_config)
+        for module in self.head.modules():
+            if isinstance(module, Head):
+                module.backbone_facts = facts
+        return embeddings
+
     def _init_weights(self, module: Any) -> None:
         """A head may initialise its own modules (``Head.init_module``, e.g. a configured init); the rest as
         transformers does."""

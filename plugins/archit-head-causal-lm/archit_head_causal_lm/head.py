@@ -35,6 +35,12 @@ class CausalLMHead(Head):
         self.tied = tie if tie is not None else backbone.tie_word_embeddings is not False
         self.decoder = nn.Linear(backbone.embedding_size or backbone.hidden_size, backbone.vocab_size, bias=False)
 
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.decoder
+
+    def set_output_embeddings(self, module: nn.Module) -> None:
+        self.decoder = module
+
     def tied_to_input_embeddings(self) -> tuple[str, ...]:
         return ("decoder.weight",) if self.tied else ()
 

@@ -51,6 +51,12 @@ class MaskedLMHead(Head):
         self.transform = PredictionTransform(backbone.hidden_size, width, activation, eps)
         self.decoder = nn.Linear(width, vocab)
 
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.decoder
+
+    def set_output_embeddings(self, module: nn.Module) -> None:
+        self.decoder = module
+
     def tied_to_input_embeddings(self) -> tuple[str, ...]:
         return ("decoder.weight",) if self.config.tie_word_embeddings else ()
 

@@ -3,22 +3,13 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
-import transformers
 
-import archit_core
-from archit_core.interop import equivalent, head_config_for_hf, import_hf_state_dict
+from archit_core.interop import head_config_for_hf
+from archit_core.testing.parity import assert_outputs_match, head_parity, hf_head_model
 
 HEAD = "multiple-choice"
 BACKBONES = ["roberta", "bert", "deberta"]
-
-
-def hf_model(backbone: str) -> torch.nn.Module:
-    pytest.importorskip(f"archit_backbone_{backbone}")
-    config = archit_core.get_host().backbone(backbone).obj.make_config(tiny=True, overrides={"hidden_act": "gelu"})
-    torch.manual_seed(0)
-    return getattr(transformers, equivalent(backbone, HEAD).auto_class).from_config(config).eval()
 
 
 def batch() -> dict[str, torch.Tensor]:
@@ -38,39 +29,15 @@ def assert_same(hf: torch.nn.Module, model: torch.nn.Module) -> None:
         expected = hf(**inputs, labels=LABELS, output_hidden_states=True)
         got = model(**inputs, labels=LABELS, output_hidden_states=True)
     assert got.logits.shape == (2, 4)
-    torch.testing.assert_close(got.logits, expected.logits)
-    torch.testing.assert_close(got.loss, expected.loss)
-    torch.testing.assert_close(got.hidden_states, expected.hidden_states)  # (batch * choices, length, hidden)
+    # hidden states: (batch * choices, length, hidden), as Hugging Face's
+    assert_outputs_match(got, expected, ("logits", "loss", "hidden_states"))
 
 
-@pytest.mark.parametrize("backbone", BACKBONES)
-def test_imported_weights_match_hugging_face(backbone: str) -> None:
-    hf = hf_model(backbone)
-    model = archit_core.build(backbone, HEAD, backbone_config=hf.config, head_config=head_config_for_hf(backbone, HEAD, hf.config))
-    import_hf_state_dict(model, hf.state_dict())
-    assert_same(hf, model.eval())
-
-
-@pytest.mark.parametrize("backbone", BACKBONES)
-def test_hugging_face_checkpoint_matches(backbone: str, tmp_path) -> None:
-    hf = hf_model(backbone)
-    hf.save_pretrained(tmp_path)
-    model = archit_core.build(backbone, HEAD, checkpoint=tmp_path, strict=True)
-    assert model.loading_report.complete, str(model.loading_report)
-    assert_same(hf, model.eval())
-
-
-@pytest.mark.parametrize("backbone", BACKBONES)
-def test_exports_to_hugging_face(backbone: str) -> None:
-    hf = hf_model(backbone)
-    model = archit_core.build(backbone, HEAD, backbone_config=hf.config, head_config=head_config_for_hf(backbone, HEAD, hf.config))
-    exported = archit_core.to_transformers(model.eval()).eval()
-    assert type(exported).__name__.endswith("ForMultipleChoice")
-    assert_same(exported, model)
+test_parity = head_parity(HEAD, BACKBONES, assert_same, hidden_act="gelu")
 
 
 def test_deberta_uses_its_context_pooler_layout() -> None:
-    hf = hf_model("deberta")
+    hf = hf_head_model("deberta", HEAD, hidden_act="gelu")
     assert {"pooler.dense.weight", "classifier.weight"} <= set(hf.state_dict())
     values = head_config_for_hf("deberta", HEAD, hf.config)
     assert values == {"pooling": "first", "pooler_dense": True, "pooler_activation": "gelu"}

@@ -52,6 +52,7 @@ def provide_head(registry):
                 auto_class="AutoModelForQuestionAnswering",
                 keys={"qa_outputs.": "qa_outputs."},
                 config={"answerability": False},
+                dropout_field=None,  # *ForQuestionAnswering apply no dropout before qa_outputs
             ),
             description="extractive QA: start/end logits per token, optional answerability classifier",
         ),

@@ -1,24 +1,19 @@
 """Parity with Hugging Face's ``*ForQuestionAnswering``: same weights, same start/end logits and loss, whether the
-weights come through ``import_hf_state_dict`` or ``build(checkpoint=)`` of a saved Hugging Face QA checkpoint."""
+weights come through ``import_hf_state_dict``, ``build(checkpoint=)`` of a saved Hugging Face QA checkpoint, or
+go back through ``to_transformers``; exporting warns only when the head's dropout is lost."""
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
-import transformers
 
 import archit_core
-from archit_core.interop import equivalent, head_config_for_hf, import_hf_state_dict
+from archit_core.testing.parity import assert_outputs_match, head_parity, hf_head_model
 
 HEAD = "question-answering"
 BACKBONES = ["roberta", "bert", "deberta"]
-
-
-def hf_model(backbone: str) -> torch.nn.Module:
-    pytest.importorskip(f"archit_backbone_{backbone}")
-    config = archit_core.get_host().backbone(backbone).obj.make_config(tiny=True)
-    torch.manual_seed(0)
-    return getattr(transformers, equivalent(backbone, HEAD).auto_class).from_config(config).eval()
 
 
 def batch() -> dict[str, torch.Tensor]:
@@ -43,45 +38,33 @@ def assert_same(hf: torch.nn.Module, model: torch.nn.Module) -> None:
         plain_hf = hf(**inputs, return_dict=False)
         plain = model(**inputs, return_dict=False)
     for got in (by_name, by_labels):
-        torch.testing.assert_close(got.start_logits, expected.start_logits)
-        torch.testing.assert_close(got.end_logits, expected.end_logits)
-        torch.testing.assert_close(got.loss, expected.loss)
+        assert_outputs_match(got, expected, ("start_logits", "end_logits", "loss"))
         assert got.logits is None and got.answerable_logits is None
     assert len(plain) == len(plain_hf) == 2  # (start_logits, end_logits), in Hugging Face's order
     for ours, theirs in zip(plain, plain_hf):
         torch.testing.assert_close(ours, theirs)
 
 
-@pytest.mark.parametrize("backbone", BACKBONES)
-def test_imported_weights_match_hugging_face(backbone: str) -> None:
-    hf = hf_model(backbone)
-    model = archit_core.build(backbone, HEAD, backbone_config=hf.config, head_config=head_config_for_hf(backbone, HEAD, hf.config))
-    import_hf_state_dict(model, hf.state_dict())
-    assert_same(hf, model.eval())
+test_parity = head_parity(HEAD, BACKBONES, assert_same)
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
-def test_hugging_face_checkpoint_matches(backbone: str, tmp_path) -> None:
-    hf = hf_model(backbone)
-    hf.save_pretrained(tmp_path)
-    model = archit_core.build(backbone, HEAD, checkpoint=tmp_path, strict=True)
-    report = model.loading_report
-    assert report.complete, str(report)
-    assert any("imported" in note for note in report.notes)
-    assert_same(hf, model.eval())
-
-
-@pytest.mark.parametrize("backbone", BACKBONES)
-def test_exports_to_hugging_face(backbone: str) -> None:
-    pytest.importorskip(f"archit_backbone_{backbone}")
-    model = archit_core.build(backbone, HEAD, tiny=True).eval()
-    hf = archit_core.to_transformers(model).eval()
-    assert type(hf).__name__.endswith("ForQuestionAnswering")
-    assert_same(hf, model)
+def test_export_warns_only_when_the_dropout_is_lost(backbone: str) -> None:
+    # *ForQuestionAnswering apply no dropout before qa_outputs: the default dropout=0.0 is exactly theirs.
+    model = archit_core.build(backbone, HEAD, tiny=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        archit_core.to_transformers(model)
+    lossy = archit_core.build(backbone, HEAD, tiny=True, head_config={"dropout": 0.2})
+    with pytest.warns(UserWarning, match=r"dropout=0.2 does not carry over: \w+ForQuestionAnswering applies no dropout"):
+        archit_core.to_transformers(lossy)
+    backbone_dropout = archit_core.build(backbone, HEAD, tiny=True, head_config={"dropout": None})
+    with pytest.warns(UserWarning, match=r"dropout=None \(the backbone's classifier dropout, 0.1\) does not carry over"):
+        archit_core.to_transformers(backbone_dropout)
 
 
 def test_answerability_head_is_not_taken_from_a_hugging_face_checkpoint(tmp_path) -> None:
-    hf = hf_model("bert")
+    hf = hf_head_model("bert", HEAD)
     hf.save_pretrained(tmp_path)
     model = archit_core.build("bert", HEAD, checkpoint=tmp_path, head_config={"answerability": True})
     assert model.head.config.answerability
