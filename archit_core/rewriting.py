@@ -79,7 +79,7 @@ def rewrite(
         raise ConfigError(f"rewrite {reg.name!r} has no default targets; pass targets=[role or module path, ...]")
     paths = target_paths(model, wanted, host)
     new = shared_copy(model)
-    original = {id(p) for p in new.parameters()}
+    original = {id(p): p for p in new.parameters()}  # holding them: a freed Parameter's id could be reused
     replace = resolve(spec.replace)
     for path in paths:
         module = new.get_submodule(path)
