@@ -163,10 +163,15 @@ def _plan_archit(checkpoint: str | Path, saved: dict[str, Any], b: Any, h: Any, 
         )
     bconf = b.obj.config_from_dict(saved["backbone_config"])
     hconf = config_to_dict(h.obj.make_config(user))
-    if saved.get("head") == h.name and saved.get("head_config") == hconf:
+    theirs = saved.get("head_config") or {}
+    if saved.get("head") == h.name:
+        try:  # fields a newer head version added take their defaults, as loading that checkpoint does
+            theirs = config_to_dict(h.obj.make_config(theirs))
+        except ConfigError:
+            pass
+    if saved.get("head") == h.name and theirs == hconf:
         return _Plan("archit", same_model=True)
     if saved.get("head") == h.name and not reinit_head:
-        theirs = saved.get("head_config") or {}
         field = next(k for k in sorted(set(theirs) | set(hconf)) if theirs.get(k) != hconf.get(k))
         raise CheckpointError(
             f"head_config.{field}={hconf.get(field)!r} but the checkpoint's {h.name!r} head has {field}="
@@ -195,6 +200,7 @@ def _plan_transformers(
     bconf = b.obj.config_from_dict(saved)
     prefix = b.obj.checkpoint_prefix
     mapping = {f"^{re.escape(prefix)}\\.": "backbone."} if prefix else {}
+    mapping |= dict(getattr(b.obj, "checkpoint_aliases", None) or {})  # other places the backbone's weights are saved
     eq = b.obj.head_layout(h.name, h.obj)
     hf_class = hf_class_name(eq.auto_class, model_type) if eq is not None else None
     architectures = saved.get("architectures") or []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -43,11 +44,13 @@ ACTIVATION = ("hidden_act", "activation_function", "hidden_activation", "activat
 TINY_VOCAB = 1000
 TINY_LAYERS = 2
 _TINY_HEAD_DIM = 8
+_KV_HEADS = ("num_key_value_heads", "n_kv_heads", "num_kv_heads", "multi_query_group_num")
+_TINY_KV = frozenset(_KV_HEADS)
 _TINY: dict[tuple[str, ...], int] = {
     HIDDEN: 32,
     LAYERS + ("decoder_layers", "num_decoder_layers"): TINY_LAYERS,
     HEADS: 4,
-    ("num_key_value_heads", "n_kv_heads", "num_kv_heads", "multi_query_group_num"): 2,
+    _KV_HEADS: 2,
     ("intermediate_size", "d_ff", "n_inner", "ffn_dim", "encoder_ffn_dim", "decoder_ffn_dim", "hidden_dim", "dim_feedforward", "d_inner"): 64,
     ("head_dim", "d_head", "d_kv", "attention_head_dim", "kv_channels", "v_head_dim"): _TINY_HEAD_DIM,
     ("embedding_size",): 16,
@@ -58,8 +61,18 @@ _TINY: dict[tuple[str, ...], int] = {
     ("kv_lora_rank", "q_lora_rank"): 16,
     ("qk_rope_head_dim", "qk_nope_head_dim", "rotary_dim"): 4,
 }
+#: Layout models embed one box per token from slices of the hidden state, so their tiny hidden size must divide:
+#: with ``max_2d_position_embeddings`` into six box parts (x0, y0, x1, y1, width, height; LayoutLMv3: four
+#: coordinates and two shapes), with ``dim_bbox`` into a quarter whose share per box coordinate is even (BROS).
+_TINY_LAYOUT = {
+    "max_2d_position_embeddings": {"hidden_size": 48, "coordinate_size": 8, "shape_size": 8},
+    "dim_bbox": {"hidden_size": 64},
+}
 #: Fields capped in the tiny architecture (a default above the cap is replaced by it).
 _TINY_CAPS = {"vocab_size": TINY_VOCAB, "max_position_embeddings": 512}
+#: Inputs beyond token ids some text families read (layout models: one box per token), by name: the per-token shape.
+#: A generic backbone whose forward names one declares it in ``extra_inputs``; probes and benchmarks feed zeros.
+EXTRA_INPUTS: dict[str, tuple[int, ...]] = {"bbox": (4,)}
 #: Model inputs a generic backbone drops when the model's forward does not name them (tokenizers emit them freely).
 _STANDARD_INPUTS = frozenset({"token_type_ids", "position_ids", "inputs_embeds"})
 
@@ -125,6 +138,8 @@ class GenericBackbone(TransformersBackbone):
     hf_model_type: str
     encoder_of: str | None = None
     always_pooled: bool = False
+    extra_inputs: Mapping[str, tuple[int, ...]] = attrs.field(factory=dict)
+    checkpoint_aliases: Mapping[str, str] = attrs.field(factory=dict)
 
     def provides(self, config: Any) -> frozenset[str]:
         caps = super().provides(config)
@@ -209,6 +224,16 @@ def _tiny_overrides(config_class: type, default: Any) -> dict[str, Any]:
             values["num_key_value_heads"] = values.get("num_attention_heads", 4)
     if isinstance(getattr(default, "attention_window", None), int):
         values["attention_window"] = 4
+    for marker, sizes in _TINY_LAYOUT.items():  # layout models slice the hidden state per box part
+        if marker in fields:
+            values.update({k: v for k, v in sizes.items() if k in fields})
+    if "qk_head_dim" in values and getattr(default, "head_dim", None) == getattr(default, "qk_head_dim", None):
+        values["head_dim"] = values["qk_head_dim"]  # the rotary fraction applies to the query/key head size
+    values.update(_tiny_rope(default))
+    for name, current in vars(default).items():  # a default chosen among the config's options: the first option
+        options = getattr(default, name[len("default_"):] + "s", None) if name.startswith("default_") else None
+        if current is None and isinstance(options, (list, tuple)) and options:
+            values[name] = options[0]
     vocab = values.get("vocab_size", getattr(default, "vocab_size", None))
     free = iter(range((vocab or TINY_VOCAB) - 1, 0, -1))
     renumbered: dict[int, int] = {}
@@ -222,6 +247,38 @@ def _tiny_overrides(config_class: type, default: Any) -> dict[str, Any]:
     if "pad_token_id" in fields and getattr(default, "pad_token_id", None) is None:
         values["pad_token_id"] = 0  # Hugging Face's decoder classifiers need one to find the last token
     return values
+
+
+def _accepted_tiny(config_class: type, tiny: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """``tiny`` and its config; a config class that refuses grouped key/value heads (its validation raises) gets one
+    key/value head per attention head instead, which every attention layout accepts."""
+    try:
+        return tiny, config_class(**tiny)
+    except Exception:
+        kv = _TINY_KV & set(tiny)
+        heads = next((tiny[h] for h in HEADS if h in tiny), None)
+        if not kv or heads is None:
+            raise
+        tiny = {**tiny, **dict.fromkeys(kv, heads)}
+        return tiny, config_class(**tiny)
+
+
+def _tiny_rope(default: Any) -> dict[str, Any]:
+    """Rotary parameters whose partial factor rotates a multiple of 4 of the tiny head's dimensions (families that
+    rotate pairs of pairs refuse others): a smaller factor becomes 0.5. Nested per-layer-type parameters too."""
+    rope = getattr(default, "rope_parameters", None)
+    if not isinstance(rope, dict):
+        return {}
+
+    def fixed(params: dict[str, Any]) -> dict[str, Any]:
+        factor = params.get("partial_rotary_factor")
+        if isinstance(factor, float) and (factor * _TINY_HEAD_DIM) % 4:
+            return {**params, "partial_rotary_factor": 0.5}
+        return params
+
+    nested = {k: fixed(v) if isinstance(v, dict) else v for k, v in rope.items()}
+    new = fixed(nested)
+    return {"rope_parameters": new} if new != rope else {}
 
 
 def _shrink_per_layer(values: list[Any]) -> list[Any]:
@@ -247,19 +304,28 @@ def _meta_instance(cls: type, config: Any) -> Any:
         return cls(config)
 
 
-def _encoder_class(auto_class: type, config: Any) -> tuple[type, str]:
-    """The encoder of an encoder-decoder ``AutoModel`` class and the checkpoint prefix of its weights."""
+def _encoder_class(auto_class: type, config: Any) -> tuple[type, str, dict[str, str]]:
+    """The encoder of an encoder-decoder ``AutoModel`` class, the checkpoint prefix of its weights, and key aliases:
+    the encoder's weights in a bare base checkpoint (``encoder.*``) and its tied weights stored once at the model
+    level (BART's ``model.shared`` for ``model.encoder.embed_tokens``), from the class's ``_tied_weights_keys``."""
     family = sys.modules[auto_class.__module__]
     stem = auto_class.__name__[: -len("Model")] if auto_class.__name__.endswith("Model") else auto_class.__name__
     dedicated = getattr(family, f"{stem}EncoderModel", None)
     if dedicated is not None:
-        return dedicated, dedicated.base_model_prefix
+        return dedicated, dedicated.base_model_prefix, {}
     model = _meta_instance(auto_class, config)
     encoder = model.get_encoder()
     path = next((name for name, child in model.named_modules() if child is encoder and name), None)
     if path is None:
         raise ConfigError(f"{auto_class.__name__} is an encoder-decoder model, but get_encoder() names no encoder module")
-    return type(encoder), f"{auto_class.base_model_prefix}.{path}" if auto_class.base_model_prefix else path
+    base = auto_class.base_model_prefix
+    owner = f"(?:{re.escape(base)}\\.)?" if base else ""
+    aliases = {f"^{re.escape(path)}\\.": "backbone."} if base else {}
+    ties = getattr(auto_class, "_tied_weights_keys", None)
+    for key, source in (ties.items() if isinstance(ties, dict) else ()):
+        if key.startswith(f"{path}.") and not source.startswith(f"{path}."):
+            aliases[f"^{owner}{re.escape(source)}$"] = f"backbone.{key[len(path) + 1:]}"
+    return type(encoder), f"{base}.{path}" if base else path, aliases
 
 
 def _infer_roles(module: Any, layers: int | None) -> dict[str, str]:
@@ -300,9 +366,10 @@ def generic_backbone(model_type: str) -> GenericBackbone:
     default = config_class()
     tiny = _tiny_overrides(config_class, default)
     module_class, prefix, encoder_of = auto_class, auto_class.base_model_prefix or None, None
-    tiny_config = config_class(**tiny)
+    tiny, tiny_config = _accepted_tiny(config_class, tiny)
+    aliases: dict[str, str] = {}
     if getattr(default, "is_encoder_decoder", False):
-        module_class, prefix = _encoder_class(auto_class, tiny_config)
+        module_class, prefix, aliases = _encoder_class(auto_class, tiny_config)
         encoder_of = auto_class.__name__
     try:
         module = _meta_instance(module_class, tiny_config)
@@ -318,11 +385,13 @@ def generic_backbone(model_type: str) -> GenericBackbone:
         model_class=module_class,
         tiny=tiny,
         checkpoint_prefix=prefix,
+        checkpoint_aliases=aliases,
         roles=roles,
         description=f"generic: {what}, {config_class.__name__} defaults",
         hf_model_type=model_type,
         encoder_of=encoder_of,
         always_pooled=always_pooled,
+        extra_inputs={k: v for k, v in EXTRA_INPUTS.items() if k in inspect.signature(module_class.forward).parameters},
         **extra,
     )
 
@@ -400,7 +469,7 @@ def _infer(backbone: GenericBackbone, head_spec: Any) -> tuple[HFEquivalent | No
         found = type(base).__name__ if base is not None else "no base model"
         return None, f"{class_name}'s head reads {found}, not {backbone._model_cls().__name__} (the generic backbone)"
     theirs = _leaf_params(hf, prefix)
-    inputs = _probe_batch(config)
+    inputs = _probe_batch(config, backbone.extra_inputs)
     with torch.no_grad():
         expected = hf(**inputs).logits
         features = backbone.encode(base, inputs)
@@ -440,8 +509,9 @@ def _resolvable(candidate: HFEquivalent, config: Any) -> bool:
     return True
 
 
-def _probe_batch(config: Any) -> dict[str, Any]:
-    """Three sequences of seven ordinary token ids, the second right-padded with the config's pad token."""
+def _probe_batch(config: Any, extra_inputs: Mapping[str, tuple[int, ...]] | None = None) -> dict[str, Any]:
+    """Three sequences of seven ordinary token ids, the second right-padded with the config's pad token, and zeros
+    for the backbone's ``extra_inputs``."""
     import torch
 
     vocab = int(getattr(config, "vocab_size", None) or TINY_VOCAB)
@@ -454,7 +524,8 @@ def _probe_batch(config: Any) -> dict[str, Any]:
     if isinstance(pad, int):
         input_ids[1, 5:] = pad
         attention_mask[1, 5:] = 0
-    return {"input_ids": input_ids, "attention_mask": attention_mask}
+    extra = {k: torch.zeros(*input_ids.shape, *shape, dtype=torch.long) for k, shape in (extra_inputs or {}).items()}
+    return {"input_ids": input_ids, "attention_mask": attention_mask, **extra}
 
 
 # -- listing -----------------------------------------------------------------------------------------------------------

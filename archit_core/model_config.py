@@ -19,7 +19,13 @@ def resolve_part(kind: str, name: str | None, provenance: dict[str, Any] | None)
     host = get_host()
     dist = (provenance or {}).get("distribution")
     try:
-        return host.registry.get(kind, name)
+        found = host.registry.get(kind, name)
+        if dist and found.plugin.distribution not in (None, dist):  # the name now gives another provider (a
+            try:  # dedicated plugin over the generic one): keep the one that built the model, if it is here
+                return host.registry.get(kind, f"{name}@{dist}")
+            except UnknownNameError:
+                pass
+        return found
     except UnknownNameError as exc:
         if dist:
             version = (provenance or {}).get("version")

@@ -63,7 +63,7 @@ def test_a_valid_head_config_object_is_used_as_given(real_host):
     config = TokenClassificationConfig(num_labels=4, dropout=0.0)
     model = archit_core.build("roberta", "token-classification", head_config=config, tiny=True)
     assert model.head.config == config
-    assert model.config.head_config == {"num_labels": 4, "dropout": 0.0}
+    assert model.config.head_config == {"num_labels": 4, "dropout": 0.0, "transform": None, "transform_bias": True}
     assert model.head.classifier.out_features == 4 and model.config.num_labels == 4
 
 

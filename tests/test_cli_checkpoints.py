@@ -234,7 +234,8 @@ def test_convert_with_explicit_names_and_a_head_config(tmp_path, capsys):
     assert main([*args, "--head-config", '{"num_labels": 5}']) == 2  # the checkpoint's head has 3 labels
     assert "num_labels=5" in capsys.readouterr().err
     assert main([*args, "--head-config", '{"dropout": 0.2}']) == 0
-    assert archit_core.load(tmp_path / "out").config.head_config == {"num_labels": 3, "dropout": 0.2}
+    saved = archit_core.load(tmp_path / "out").config.head_config
+    assert saved == {"num_labels": 3, "dropout": 0.2, "transform": None, "transform_bias": True}
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ import torch
 import archit_core
 from archit_core.cli import main
 from archit_core.generic import generic_backbone
-from archit_core.testing.generic import check_model_type, generic_name, probe_batch
+from archit_core.testing.generic import check_model_type, generic_name, parity, probe_batch
 
 #: model type -> (token-classification, sequence-classification) status; "parity" = same logits and loss as the
 #: Hugging Face task model imported through build(checkpoint=).
@@ -29,7 +29,7 @@ SAMPLE = {
     "albert": ("parity", "parity"),  # base-model pooler
     "distilbert": ("parity", "parity"),  # pre_classifier + ReLU
     "xlm-roberta": ("parity", "parity"),  # RoBERTa-like classification head
-    "mpnet": ("parity", "parity"),
+    "modernbert": ("parity", "parity"),  # prediction head: dense, activation, layer norm (no biases)
     "gpt2": ("parity", "parity"),  # decoder: score on the last non-padding token (a dedicated plugin holds the name)
     "qwen2": ("parity", "parity"),  # decoder with grouped key/value heads, bias-free score
     "t5": ("parity", "no-layout"),  # encoder of an encoder-decoder: T5's sequence classifier reads the decoder
@@ -49,15 +49,44 @@ def _installed_host():
     archit_core.set_host(old)
 
 
+@pytest.fixture(scope="module")
+def rows() -> dict:
+    """Coverage rows computed once per module (each builds, trains and imports several tiny models)."""
+    cache: dict = {}
+
+    def row(model_type: str) -> dict:
+        if model_type not in cache:
+            old = archit_core.set_host(None)
+            try:
+                cache[model_type] = check_model_type(model_type)
+            finally:
+                archit_core.set_host(old)
+        return cache[model_type]
+
+    return row
+
+
 @pytest.mark.parametrize("model_type", sorted(SAMPLE))
-def test_sample_family_builds_trains_and_matches_hugging_face(model_type: str) -> None:
-    row = check_model_type(model_type)
+def test_sample_family_builds_trains_and_matches_hugging_face(model_type: str, rows) -> None:
+    row = rows(model_type)
     assert row["built"], row["error"]
     assert (row["tok"], row["seq"]) == SAMPLE[model_type], row
 
 
-def test_no_parity_reasons_name_the_part_that_differs() -> None:
-    row = check_model_type("bart")
+@pytest.mark.parametrize(
+    ("model_type", "head"),
+    [
+        ("bros", "token-classification"),  # reads boxes: the extra backbone input bbox, zeros on both sides
+        ("eurobert", "sequence-classification"),  # pooling="late": dense and GELU per token, then the masked mean
+        ("deberta", "token-classification"),  # the name's dedicated plugin builds DeBERTa-v2; the import keeps v1
+    ],
+)
+def test_more_layouts_and_inputs_match_hugging_face(model_type: str, head: str) -> None:
+    assert parity(generic_name(model_type), head) == ("parity", "")
+
+
+def test_no_parity_reasons_name_the_part_that_differs(rows) -> None:
+    row = rows("bart")
     assert "BartModel" in row["seq_reason"] and "BartEncoder" in row["seq_reason"]
     assert "AutoModelForTokenClassification" in row["tok_reason"]
 
@@ -139,6 +168,20 @@ def test_tiny_configs_stay_consistent_across_families() -> None:
         generic_backbone("albert").make_config({"hiden_size": 8})
 
 
+def test_tiny_rules_follow_what_the_config_declares() -> None:
+    assert generic_backbone("xmod").make_config(tiny=True).default_language == "en_XX"  # first of `languages`
+    esmc = generic_backbone("esmc").make_config(tiny=True)  # its validation refuses grouped key/value heads
+    assert esmc.num_key_value_heads == esmc.num_attention_heads == 4
+    rope = generic_backbone("neomme").make_config(tiny=True).rope_parameters
+    assert rope["full_attention"]["partial_rotary_factor"] == 0.5 and rope["sliding_attention"]["partial_rotary_factor"] == 1.0
+    mistral4 = generic_backbone("mistral4").make_config(tiny=True)
+    assert mistral4.head_dim == mistral4.qk_head_dim == 16
+    lilt, layoutlmv3 = generic_backbone("lilt").make_config(tiny=True), generic_backbone("layoutlmv3").make_config(tiny=True)
+    assert lilt.hidden_size == 48 and 4 * layoutlmv3.coordinate_size + 2 * layoutlmv3.shape_size == layoutlmv3.hidden_size == 48
+    assert generic_backbone("bros").make_config(tiny=True).hidden_size == 64
+    assert generic_backbone("bros").extra_inputs == {"bbox": (4,)} and generic_backbone("bert").extra_inputs == {}
+
+
 def test_roles_are_inferred_where_the_module_tree_is_unambiguous() -> None:
     model = archit_core.build("gpt2@archit-core", "token-classification", tiny=True)
     spec = model.backbone_spec
@@ -161,6 +204,33 @@ def test_a_base_checkpoint_loads_into_the_backbone_with_the_model_prefix(tmp_pat
     with torch.no_grad():
         torch.testing.assert_close(model.backbone(input_ids=batch["input_ids"]).last_hidden_state,
                                    base(input_ids=batch["input_ids"]).last_hidden_state)
+
+
+@pytest.mark.parametrize("saved", ["BartModel", "BartForSequenceClassification"])
+def test_encoder_decoder_checkpoints_load_into_the_encoder_with_tied_embeddings(tmp_path, saved: str) -> None:
+    import transformers
+
+    config = generic_backbone("bart").make_config(tiny=True)
+    torch.manual_seed(0)
+    hf = getattr(transformers, saved)(config).eval()
+    hf.save_pretrained(tmp_path)  # BART stores the encoder's tied embed_tokens once, as (model.)shared
+    model = archit_core.build("bart", "token-classification", checkpoint=tmp_path, strict=True).eval()
+    assert not model.loading_report.fresh.get("backbone")
+    encoder = hf.get_encoder()
+    batch = probe_batch(config, "token-classification")
+    with torch.no_grad():
+        torch.testing.assert_close(model.backbone.embed_tokens.weight, encoder.embed_tokens.weight)
+        torch.testing.assert_close(model.backbone(input_ids=batch["input_ids"]).last_hidden_state,
+                                   encoder(input_ids=batch["input_ids"]).last_hidden_state)
+
+
+def test_a_saved_generic_model_keeps_the_generic_provider_where_a_plugin_holds_the_name(tmp_path) -> None:
+    from transformers import DebertaModel
+
+    model = archit_core.build("deberta@archit-core", "token-classification", tiny=True)
+    assert isinstance(model.backbone, DebertaModel)  # the deberta plugin's name builds DeBERTa-v2
+    model.save_pretrained(tmp_path)
+    assert isinstance(archit_core.load(tmp_path).backbone, DebertaModel)
 
 
 def test_a_generic_model_saves_and_loads_with_archit_and_auto_model(tmp_path) -> None:
@@ -218,3 +288,13 @@ def test_archit_backbones_lists_dedicated_and_generic_names(capsys) -> None:
     assert generic["roberta"]["overridden_by"] == "archit-backbone-roberta"
     assert generic["roberta"]["qualified_name"] == generic_name("roberta")
     assert len(generic) > 100
+
+
+def test_an_archit_checkpoint_from_before_a_head_field_existed_still_loads_as_the_same_model(tmp_path) -> None:
+    model = archit_core.build("albert", "token-classification", tiny=True, head_config={"num_labels": 3})
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    saved["head_config"] = {"num_labels": 3, "dropout": None}  # as the head wrote it before `transform` existed
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    again = archit_core.build("albert", "token-classification", checkpoint=tmp_path, head_config={"num_labels": 3})
+    assert again.head.config == model.head.config and not again.loading_report.fresh.get("head")

@@ -38,13 +38,14 @@ def family_kind(model_type: str) -> str:
     return "decoder"
 
 
-def probe_batch(config: Any, head: str) -> dict[str, Any]:
-    """The layout-inference batch of the tiny config (second row right-padded) with labels for ``head``."""
+def probe_batch(config: Any, head: str, extra_inputs: Any = None) -> dict[str, Any]:
+    """The layout-inference batch of the tiny config (second row right-padded, zeros for the backbone's
+    ``extra_inputs``) with labels for ``head``."""
     import torch
 
     from archit_core.generic import _probe_batch
 
-    batch = _probe_batch(config)
+    batch = _probe_batch(config, extra_inputs)
     generator = torch.Generator().manual_seed(2)
     if head == HEADS["tok"]:
         labels = torch.randint(0, NUM_LABELS, batch["input_ids"].shape, generator=generator)
@@ -61,7 +62,7 @@ def train_step(name: str, head: str) -> None:
     import archit_core
 
     model = archit_core.build(name, head, tiny=True, head_config={"num_labels": NUM_LABELS})
-    batch = probe_batch(model.config.backbone_config, head)
+    batch = probe_batch(model.config.backbone_config, head, getattr(model.backbone_spec, "extra_inputs", None))
     model.train()
     out = model(**batch)
     if out.loss is None or not torch.isfinite(out.loss):
@@ -100,7 +101,7 @@ def parity(name: str, head: str) -> tuple[str, str]:
         model = archit_core.build(name, head, checkpoint=folder, strict=True).eval()
     if model.loading_report.fresh.get("head"):
         return "mismatch", f"head weights not imported: {model.loading_report.notes}"
-    batch = probe_batch(config, head)
+    batch = probe_batch(config, head, backbone.extra_inputs)
     with torch.no_grad():
         expected, got = hf(**batch), model(**batch)
     try:

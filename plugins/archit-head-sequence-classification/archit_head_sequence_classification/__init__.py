@@ -4,7 +4,8 @@
 The sequence vector is the first token's state (``pooling="first"``), the last non-padding token's
 (``"last"``, as decoders' classifiers pool), the masked mean of the token states (``"mean"``) or the backbone's own
 pooler output (``"pooler"``, e.g. BERT's); ``pooler_dense`` adds a dense layer and an activation on top of it
-(RoBERTa's and DeBERTa's classification heads). The loss follows
+(RoBERTa's and DeBERTa's classification heads; with ``pooler_norm`` a layer norm after it, ModernBERT's), and
+``"late"`` pooling runs that dense layer on every token before the masked mean (EuroBERT's). The loss follows
 ``problem_type`` exactly as Hugging Face computes it.
 """
 
@@ -17,7 +18,7 @@ import attrs
 from archit_core import HeadConfig, HeadSpec, HFEquivalent, hookimpl, one_of, positive, probability
 
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
-POOLINGS = ("first", "last", "mean", "pooler")
+POOLINGS = ("first", "last", "mean", "pooler", "late")
 
 
 def _not_on_pooler(instance: SequenceClassificationConfig, attribute: attrs.Attribute, value: bool) -> None:
@@ -41,11 +42,14 @@ class SequenceClassificationConfig(HeadConfig):
     ``problem_type``: ``"regression"`` (MSE), ``"single_label_classification"`` (cross-entropy),
     ``"multi_label_classification"`` (BCE with logits), or None to decide per batch as Hugging Face does
     (one label: regression; integer labels: single-label; otherwise multi-label).
-    ``pooling``: ``"first"``, ``"last"`` (the last token the attention mask keeps), ``"mean"`` or ``"pooler"`` (the
-    backbone's pooler, if it has one).
+    ``pooling``: ``"first"``, ``"last"`` (the last token the attention mask keeps), ``"mean"``, ``"pooler"`` (the
+    backbone's pooler, if it has one) or ``"late"`` (the mean after ``pooler_dense``'s dense layer and activation
+    run on every token, EuroBERT's default).
     ``pooler_dense``: a dense layer + ``pooler_activation`` on the pooled vector (not with ``pooling="pooler"``).
     ``dropout``: before the dense layer and before the classifier (None: the backbone's classifier dropout).
     ``classifier_bias``: whether the classifier has a bias (decoders' ``score`` layers have none).
+    ``pooler_bias``: whether the pooler's dense layer (and norm) have biases; ``pooler_norm``: a layer norm after its
+    activation (ModernBERT's prediction head).
     """
 
     num_labels: int = attrs.field(default=2, validator=positive)
@@ -55,9 +59,16 @@ class SequenceClassificationConfig(HeadConfig):
     pooler_activation: str = attrs.field(default="tanh", validator=_non_empty_str)
     dropout: float | None = attrs.field(default=None, validator=probability)
     classifier_bias: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    pooler_bias: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    pooler_norm: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
 
     def needs(self) -> frozenset[str]:
         return frozenset({"token_states", "pooler"} if self.pooling == "pooler" else {"token_states"})
+
+
+def _hf_pooling(name: str) -> str:
+    """A Hugging Face config's ``classifier_pooling`` as this head's ``pooling``."""
+    return {"cls": "first", "bos": "first"}.get(name, name)
 
 
 def _layout(**config: object) -> HFEquivalent:
@@ -75,6 +86,12 @@ HF_LAYOUTS = (
     _layout(pooling="first", pooler_dense=True, pooler_activation="gelu"),  # ELECTRA-like
     _layout(pooling="first", pooler_dense=True, pooler_activation="relu"),  # DistilBERT-like pre_classifier
     _layout(pooling="mean"),
+    # ModernBERT-like: dense (bias per config), activation, layer norm on the CLS token or the mean, per config
+    _layout(pooling=lambda c: _hf_pooling(c.classifier_pooling), pooler_dense=True,
+            pooler_activation=attrgetter("classifier_activation"), pooler_bias=attrgetter("classifier_bias"),
+            pooler_norm=True),
+    # EuroBERT-like: dense and GELU, on the first token, the mean, or every token before the mean ("late")
+    _layout(pooling=lambda c: _hf_pooling(c.classifier_pooling), pooler_dense=True, pooler_activation="gelu"),
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 from transformers.activations import ACT2FN
@@ -17,17 +19,20 @@ def check_activation(name: str) -> str:
 
 
 class DensePooler(nn.Module):
-    """A dense layer and an activation on the pooled sequence vector (RoBERTa's and DeBERTa's head-side pooler)."""
+    """A dense layer and an activation on the pooled sequence vector (RoBERTa's and DeBERTa's head-side pooler),
+    optionally followed by a layer norm (``norm_eps``; ModernBERT's prediction head)."""
 
-    def __init__(self, hidden_size: int, activation: str = "tanh") -> None:
+    def __init__(self, hidden_size: int, activation: str = "tanh", *, bias: bool = True, norm_eps: float | None = None) -> None:
         super().__init__()
         self.hidden_size = hidden_size
         self.activation_name = activation
-        self.dense = nn.Linear(hidden_size, hidden_size)
+        self.dense = nn.Linear(hidden_size, hidden_size, bias=bias)
         self.activation = ACT2FN[check_activation(activation)]
+        self.norm = nn.LayerNorm(hidden_size, eps=norm_eps, bias=bias) if norm_eps is not None else None
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
-        return self.activation(self.dense(pooled))
+        pooled = self.activation(self.dense(pooled))
+        return self.norm(pooled) if self.norm is not None else pooled
 
 
 def infer_problem_type(num_labels: int, labels: torch.Tensor) -> str:
@@ -75,7 +80,8 @@ class SequenceClassificationHead(Head):
         hidden = backbone.hidden_size
         check_activation(config.pooler_activation)  # refused at build time even when pooler_dense is off
         self.dropout = nn.Dropout(config.dropout if config.dropout is not None else backbone.head_dropout)
-        self.pooler = DensePooler(hidden, config.pooler_activation) if config.pooler_dense else None
+        norm_eps = backbone.layer_norm_eps if config.pooler_norm else None
+        self.pooler = DensePooler(hidden, config.pooler_activation, bias=config.pooler_bias, norm_eps=norm_eps) if config.pooler_dense else None
         self.classifier = nn.Linear(hidden, config.num_labels, bias=config.classifier_bias)
 
     @classmethod
@@ -90,9 +96,13 @@ class SequenceClassificationHead(Head):
         return torch.randint(0, 2, shape, generator=generator).float()
 
     def forward(self, features, labels=None, **inputs):
-        pooled = self.dropout(pool(features, self.config.pooling))
-        if self.pooler is not None:
-            pooled = self.dropout(self.pooler(pooled))
+        if self.config.pooling == "late":  # dense and activation on every token, then the masked mean
+            states = self.pooler(features.token_states) if self.pooler is not None else features.token_states
+            pooled = self.dropout(pool(dataclasses.replace(features, token_states=states), "mean"))
+        else:
+            pooled = self.dropout(pool(features, self.config.pooling))
+            if self.pooler is not None:
+                pooled = self.dropout(self.pooler(pooled))
         logits = self.classifier(pooled)
         loss = sequence_classification_loss(logits, labels, self.config.problem_type) if labels is not None else None
         return HeadOutput(logits=logits, loss=loss)

@@ -59,3 +59,18 @@ def test_mean_pooling_builds_and_trains() -> None:
     out.loss.backward()
     assert out.logits.shape == (2, 3)
     assert model.head.classifier.weight.grad is not None
+
+
+def test_late_pooling_is_the_mean_of_the_dense_layer_on_every_token() -> None:
+    pytest.importorskip("archit_backbone_bert")
+    import torch
+
+    model = archit_core.build("bert", HEAD, tiny=True, head_config={"num_labels": 3, "pooling": "late", "pooler_dense": True,
+                                                                    "pooler_norm": True, "pooler_bias": False}).eval()
+    assert model.head.pooler.dense.bias is None and model.head.pooler.norm.bias is None
+    ids, mask = torch.tensor([[5, 6, 7], [8, 9, 0]]), torch.tensor([[1, 1, 1], [1, 1, 0]])
+    with torch.no_grad():
+        states = model.backbone(input_ids=ids, attention_mask=mask).last_hidden_state
+        per_token = model.head.pooler(states)
+        expected = model.head.classifier(torch.stack([per_token[0].mean(0), per_token[1, :2].mean(0)]))
+        torch.testing.assert_close(model(input_ids=ids, attention_mask=mask).logits, expected)

@@ -4,15 +4,34 @@ from __future__ import annotations
 
 import attrs
 
+from operator import attrgetter
+
 from archit_core import HeadConfig, HeadSpec, HFEquivalent, hookimpl, positive, probability
 
 
 @attrs.frozen(kw_only=True)
 class TokenClassificationConfig(HeadConfig):
-    """``num_labels`` classes per token; ``dropout`` before the classifier (None: the backbone's)."""
+    """``num_labels`` classes per token; ``dropout`` before the classifier (None: the backbone's).
+
+    ``transform``: an activation name to put a dense layer, that activation and a layer norm on every token state
+    before the classifier (ModernBERT's prediction head); ``transform_bias``: whether those have biases.
+    """
 
     num_labels: int = attrs.field(default=2, validator=positive)
     dropout: float | None = attrs.field(default=None, validator=probability)
+    transform: str | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str)))
+    transform_bias: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+
+
+#: Token classifiers Hugging Face families use beyond a linear one, as configs of this head. A generic backbone picks
+#: the one its family's ``*ForTokenClassification`` matches (same parameter shapes, same logits).
+HF_LAYOUTS = (
+    HFEquivalent(  # ModernBERT-like: dense, activation and layer norm on every token, then the classifier
+        auto_class="AutoModelForTokenClassification",
+        config={"transform": attrgetter("classifier_activation"), "transform_bias": attrgetter("classifier_bias")},
+        config_fields=("num_labels",),
+    ),
+)
 
 
 @hookimpl
@@ -27,6 +46,7 @@ def provide_head(registry):
                 keys={"classifier.": "classifier."},
                 config_fields=("num_labels",),
             ),
+            hf_layouts=HF_LAYOUTS,
             description="one label per token; cross-entropy, labels of -100 ignored",
         ),
     )

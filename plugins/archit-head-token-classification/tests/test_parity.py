@@ -41,3 +41,17 @@ def test_invalid_config_names_the_field() -> None:
     for data, field in [({"num_labels": 0}, "num_labels"), ({"labels": 3}, "labels"), ({"dropout": "0.1"}, "dropout")]:
         with pytest.raises(archit_core.ConfigError, match=f"head_config.{field}"):
             spec.make_config(data)
+
+
+def test_transform_runs_dense_activation_and_norm_on_every_token() -> None:
+    pytest.importorskip("archit_backbone_bert")
+    with pytest.raises(archit_core.ConfigError, match="head_config.transform: unknown activation 'nope'"):
+        archit_core.build("bert", HEAD, tiny=True, head_config={"transform": "nope"})
+    model = archit_core.build("bert", HEAD, tiny=True, head_config={"num_labels": 3, "transform": "gelu", "transform_bias": False}).eval()
+    dense, norm = model.head.transform.dense, model.head.transform.norm
+    assert dense.bias is None and norm.bias is None
+    ids = torch.tensor([[5, 6, 7]])
+    with torch.no_grad():
+        states = model.backbone(input_ids=ids).last_hidden_state
+        expected = model.head.classifier(norm(torch.nn.functional.gelu(dense(states))))
+        torch.testing.assert_close(model(input_ids=ids).logits, expected)
