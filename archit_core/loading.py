@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,21 @@ class LoadingReport:
         return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    from transformers.utils import logging as hf_logging
+
+    previous, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(previous)
+        if bar:
+            hf_logging.enable_progress_bar()
+
+
 def from_pretrained(
     cls: type,
     path: str | Path,
@@ -92,7 +108,8 @@ def from_pretrained(
 
     try:
         source = None if "state_dict" in kwargs else str(path)
-        model, info = cls.from_pretrained(source, config=config, key_mapping=dict(key_mapping or {}), output_loading_info=True, **kwargs)
+        with _quiet_transformers():  # its key listing would repeat, in its own terms, what the LoadingReport says
+            model, info = cls.from_pretrained(source, config=config, key_mapping=dict(key_mapping or {}), output_loading_info=True, **kwargs)
     except SafetensorError as exc:
         raise CheckpointError(
             f"{str(path)!r} holds a safetensors file that is not readable (corrupt or truncated?): {exc}. "
