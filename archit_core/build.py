@@ -105,7 +105,7 @@ def build(
             extra = {k: v for k, v in {"dtype": dtype, "device_map": device_map}.items() if v is not None}
             model = from_pretrained(
                 ModelWithHead, checkpoint, config, key_mapping=plan.key_mapping, format=plan.format,
-                notes=plan.notes, strict=strict, skip_prefix=plan.skip_prefix, **extra,
+                notes=plan.notes, strict=strict, skip_prefix=plan.skip_prefix, warn_skipped=not reinit_head, **extra,
             )
         return model.to(device) if device is not None else model
 
@@ -249,6 +249,15 @@ def load(path: str | Path, *, host: PluginHost | None = None, dtype: Any = None,
 
     path = local_checkpoint(path)
     saved = read_config(path)
+    rewrites = saved.get("archit_rewrites")
+    if rewrites:
+        names = ", ".join(repr(r.get("rewrite")) for r in rewrites)
+        raise CheckpointError(
+            f"{str(path)!r} was saved from a model rewritten with {names}, which its config alone cannot rebuild. Save the "
+            "base model and the rewrite apart (model.save_pretrained of the original, archit_core.save_rewrites of the "
+            "rewritten one; load with archit_core.load then archit_core.load_rewrites), merge the rewrite first where it "
+            "can be merged, or write its class with archit_core.declare(model)"
+        )
     if not is_archit_config(saved):
         raise CheckpointError(
             f"{str(path)!r} is not an archit checkpoint (model_type={saved.get('model_type')!r}); load Hugging Face "

@@ -87,6 +87,7 @@ def from_pretrained(
     notes: Iterable[str] = (),
     strict: bool = False,
     skip_prefix: str | None = None,
+    warn_skipped: bool = True,
     **kwargs: Any,
 ) -> Any:
     """``cls.from_pretrained`` with archit's renaming, then a :class:`LoadingReport` on ``model.loading_report``.
@@ -146,4 +147,10 @@ def from_pretrained(
         if strict:
             raise CheckpointError(message + " Loading with strict=True refuses this.")
         warnings.warn(message, stacklevel=3)
+    if skipped and warn_skipped:  # the checkpoint's own task head, which is not this head's equivalent: trained weights left behind
+        warnings.warn(
+            f"the checkpoint's own head ({len(skipped)} weights, e.g. {skipped[0]}) is not loaded: it is not the "
+            f"equivalent of this head, which starts fresh. Train it before use; see model.loading_report.",
+            stacklevel=3,
+        )
     return model

@@ -284,7 +284,7 @@ def add_head(
 ) -> ModelWithHead:
     """A new multi-task model with ``model``'s tasks plus ``task`` (a fresh ``head`` with ``head_config``).
 
-    The new model shares the backbone and the other heads with ``model`` (the same parameters, not copies);
+    The new model shares the backbone and the other heads with ``model`` (own modules on the same storage);
     ``model`` itself is unchanged.
     """
     tasks = _tasks(model)
@@ -316,6 +316,16 @@ def _rebuild(model: Any, tasks: dict[str, Any], provenance: dict[str, Any], host
     every kept head; new heads are built on ``model``'s device and dtype and initialised as at build time."""
     import torch
 
+    from .rewriting import rewrites_of
+    from .sharing import shared_copy
+
+    if rewrites_of(model):
+        names = ", ".join(r["rewrite"] for r in rewrites_of(model))
+        raise ArchitError(
+            f"this model was rewritten ({names}); add or drop heads on the model before rewriting it, then apply the "
+            "rewrite again (archit_core.save_rewrites / load_rewrites carry its weights over)"
+        )
+    model = shared_copy(model)  # own modules and Parameters on the same storage: the input model stays as it is
     config = copy.deepcopy(model.config)
     config.heads = tasks
     config.plugins = {**(config.plugins or {}), "heads": provenance}
@@ -348,5 +358,11 @@ def _shared_backbone(model: Any, new: Any, config: Any) -> Any:
     backbone = new.backbone_spec.build(config.backbone_config, needs_of(new.head.config))
     backbone.to(device=model.device, dtype=model.dtype)
     shared = {k: v for k, v in model.backbone.state_dict(keep_vars=True).items() if k in wanted}
-    backbone.load_state_dict(shared, strict=False, assign=True)
+    result = backbone.load_state_dict(shared, strict=False, assign=True)
+    lost = [k for k in model.backbone.state_dict() if k not in wanted and "pooler" not in k]
+    if lost:  # only the parts the heads ask for (the pooler) may come or go
+        raise ArchitError(f"the backbone's weights {lost[:3]} have no place in the rebuilt model; nothing was changed")
+    fresh = [k for k in result.missing_keys if "pooler" not in k]
+    if fresh:
+        raise ArchitError(f"the rebuilt backbone would leave {fresh[:3]} fresh; nothing was changed")
     return backbone

@@ -87,9 +87,15 @@ def rewrite(
             replacement = replace(module, config, path=path)
         except (TypeError, ValueError) as exc:
             raise ArchitError(f"rewrite {reg.name!r} cannot rewrite {path!r} ({type(module).__name__}): {exc}") from exc
+        replacement.train(module.training)  # the new parts run in the mode of the module they replace
         _set_submodule(new, path, replacement)
+    _drop_stale_ties(new)
+    keep = (trainable,) if isinstance(trainable, str) else tuple(trainable) if trainable is not None else _default_trainable(model)
     if spec.freeze_rest:
-        keep = tuple(trainable) if trainable is not None else _default_trainable(model)
+        names = [n for n, _ in new.named_parameters()]
+        for prefix in keep:
+            if not any(_under(n, (prefix,)) for n in names):
+                raise ConfigError(f"trainable prefix {prefix!r} matches no parameter of the model (e.g. 'head', 'backbone.pooler')")
         kept = {id(p) for n, p in new.named_parameters() if id(p) in original and _under(n, keep)}
         for p in new.parameters():
             if id(p) in original and id(p) not in kept:
@@ -102,11 +108,24 @@ def rewrite(
         "version": reg.plugin.version,
         "options": config_to_dict(config),
         "targets": list(wanted),
+        "trainable": list(keep),
         "paths": paths,
         "parameters": added,
     }
-    object.__setattr__(new, HISTORY, [*getattr(model, HISTORY, []), record])
+    history = [*getattr(model, HISTORY, []), record]
+    object.__setattr__(new, HISTORY, history)
+    if getattr(new, "config", None) is not None:  # saved with the model, so loading it can say what happened
+        new.config.archit_rewrites = [{k: v for k, v in r.items() if k != "parameters"} for r in history]
     return new
+
+
+def _drop_stale_ties(model: Any) -> None:
+    """Forget declared ties whose source or target a rewrite replaced (a factorised embedding has no ``weight``)."""
+    names = {n for n, _ in model.named_parameters(remove_duplicate=False)}
+    for attribute in ("_tied_weights_keys", "all_tied_weights_keys"):
+        ties = vars(model).get(attribute)
+        if isinstance(ties, dict) and any(t not in names or s not in names for t, s in ties.items()):
+            object.__setattr__(model, attribute, {t: s for t, s in ties.items() if t in names and s in names})
 
 
 def target_paths(model: Any, targets: Iterable[str], host: Any) -> list[str]:
@@ -240,7 +259,7 @@ def load_rewrites(model: Any, path: str | Path, *, host: Any = None) -> Any:
         raise CheckpointError(f"{str(path)!r}: the saved rewrites are not readable (corrupt?): {exc}") from exc
     for record in history:
         name = f"{record['rewrite']}@{record['distribution']}" if record.get("distribution") else record["rewrite"]
-        model = rewrite(model, name, targets=record["paths"], host=host, **record["options"])
+        model = rewrite(model, name, targets=record["paths"], trainable=record.get("trainable"), host=host, **record["options"])
     expected = {n for record in rewrites_of(model)[-len(history):] for n in record["parameters"]}
     if set(state) != expected:
         missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)

@@ -19,6 +19,7 @@ def shared_copy(module: Any) -> Any:
     params: dict[int, Any] = {}
     modules: dict[int, Any] = {}
     configs: dict[int, Any] = {}
+    memo: dict[int, Any] = {}  # one deepcopy memo: a config nested in another stays the same object as its copy
 
     def share(p: Any) -> Any:
         if p is None:
@@ -40,7 +41,7 @@ def shared_copy(module: Any) -> Any:
         config = vars(m).get("config")
         if _is_hf_config(config):
             if id(config) not in configs:
-                configs[id(config)] = copy.deepcopy(config)
+                configs[id(config)] = copy.deepcopy(config, memo)
             object.__setattr__(new, "config", configs[id(config)])
         return new
 

@@ -44,7 +44,7 @@ def read_spec(spec: Mapping[str, Any] | str | Path) -> dict[str, Any]:
         if path.suffix in (".yaml", ".yml"):
             import yaml
 
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_yaml_loader())
         elif path.suffix == ".json":
             data = json.loads(text)
         else:
@@ -56,6 +56,35 @@ def read_spec(spec: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise ConfigError(f"spec file {str(spec)!r} must hold a mapping of spec keys, got {type(data).__name__}")
     return dict(data)
+
+
+def _yaml_loader() -> Any:
+    """PyYAML's safe loader with YAML 1.2 floats: ``5e-5`` is a number (YAML 1.1 reads it as a string)."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    float_12 = re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$")
+    Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    for first in "-+0123456789.":
+        Loader.yaml_implicit_resolvers[first] = [
+            (tag, regexp) for tag, regexp in Loader.yaml_implicit_resolvers.get(first, []) if tag != "tag:yaml.org,2002:float"
+        ]
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", _Float12(float_12), list("-+0123456789."))
+    return Loader
+
+
+class _Float12:
+    """A float pattern that leaves integers to the int resolver (it is tried after them)."""
+
+    def __init__(self, pattern: Any) -> None:
+        self.pattern = pattern
+
+    def match(self, value: str) -> bool:
+        return bool(self.pattern.match(value)) and any(c in value for c in ".eEnN") and any(c.isdigit() or c in "nN" for c in value)
 
 
 def _keys(where: str, data: Any, allowed: Any, *, required: tuple[str, ...] = ()) -> Mapping[str, Any]:
@@ -191,7 +220,7 @@ def build_from_spec(spec: Mapping[str, Any] | str | Path, *, host: Any = None, *
             model = rewrite(model, entry["rewrite"], targets=entry.get("targets"), trainable=entry.get("trainable"),
                             host=host, **dict(entry.get("options") or {}))
         except ArchitError as exc:
-            raise _located(f"rewrites[{i}].targets", exc) from exc
+            raise _located(f"rewrites[{i}]", exc) from exc
     return model
 
 

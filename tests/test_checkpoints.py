@@ -126,7 +126,11 @@ def test_build_from_a_checkpoint_with_the_same_head_loads_everything(saved):
 )
 def test_build_from_a_checkpoint_with_another_head_loads_the_backbone_only(saved, head, head_config, options):
     model, folder = saved
-    again = archit_core.build("roberta", head, head_config=head_config, checkpoint=folder, **options)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = archit_core.build("roberta", head, head_config=head_config, checkpoint=folder, **options)
+    left_behind = [w for w in caught if "checkpoint's own head (2 weights" in str(w.message)]
+    assert len(left_behind) == (0 if options.get("reinit_head") else 1)  # asked for a fresh head: no warning
     torch.testing.assert_close(again.backbone.state_dict(), model.backbone.state_dict())
     assert again.config.head == head
     assert again.config.head_config == archit_core.config_to_dict(again.head.config)

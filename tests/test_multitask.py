@@ -104,7 +104,14 @@ def test_add_and_drop_heads_share_the_other_weights(tmp_path) -> None:
     bigger = add_head(saved, "tags", "token-classification", {"num_labels": 2}, loss_weight=0.3)
     assert list(bigger.config.heads) == ["cls", "ner", "qa", "tags"] and bigger.config.heads["tags"]["loss_weight"] == 0.3
     assert list(saved.config.heads) == ["cls", "ner", "qa"] and "tags" not in saved.head.heads  # unchanged
-    assert bigger.backbone is saved.backbone and bigger.head.heads["ner"] is saved.head.heads["ner"]
+    # own modules and Parameters (the input model keeps its modes, dtype and flags) on the very same storage
+    assert bigger.backbone is not saved.backbone and bigger.head.heads["ner"] is not saved.head.heads["ner"]
+    theirs = saved.state_dict(keep_vars=True)
+    assert all(archit_core.shares_storage(v, theirs[k]) for k, v in bigger.state_dict(keep_vars=True).items() if k in theirs)
+    mode = saved.training
+    bigger.train(not mode).to(torch.float64)
+    assert saved.training == mode and saved.dtype == torch.float32
+    bigger.train(mode).to(torch.float32)
     assert not bigger.backbone.embeddings.word_embeddings.weight.is_meta
     assert bigger.head.heads["tags"].classifier.weight.abs().sum() > 0  # initialised, not left empty
     with torch.no_grad():
@@ -114,11 +121,10 @@ def test_add_and_drop_heads_share_the_other_weights(tmp_path) -> None:
 
     smaller = drop_head(bigger, "cls")
     assert list(smaller.config.heads) == ["ner", "qa", "tags"] and "cls" not in dict(smaller.named_modules())["head.heads"]
-    assert smaller.head.heads["tags"] is bigger.head.heads["tags"]
     # Without the pooling task the backbone has no pooler (as a fresh build would); every other tensor is shared.
     shared = bigger.state_dict(keep_vars=True)
     assert "backbone.pooler.dense.weight" not in smaller.state_dict()
-    assert all(value is shared[key] for key, value in smaller.state_dict(keep_vars=True).items())
+    assert all(archit_core.shares_storage(value, shared[key]) for key, value in smaller.state_dict(keep_vars=True).items())
     smaller.save_pretrained(tmp_path / "smaller")
     again = archit_core.load(tmp_path / "smaller")  # strict
     assert sorted(again.state_dict()) == sorted(smaller.state_dict())
@@ -134,8 +140,9 @@ def test_adding_a_head_that_pools_with_the_backbone_pooler_builds_one() -> None:
     pooler = bigger.backbone.pooler.dense.weight
     assert not pooler.is_meta and pooler.std() > 0  # initialised as a fresh build would
     shared = model.state_dict(keep_vars=True)
-    assert all(v is shared[k] for k, v in bigger.state_dict(keep_vars=True).items() if k in shared)
+    assert all(archit_core.shares_storage(v, shared[k]) for k, v in bigger.state_dict(keep_vars=True).items() if k in shared)
     bigger(input_ids=IDS, cls_labels=LABELS["cls"]).loss.backward()
+    assert all(p.grad is None for p in model.parameters())  # gradients land on the new model's own Parameters
 
 
 def test_add_and_drop_refusals() -> None:
@@ -222,3 +229,9 @@ def test_two_multiple_choice_heads_share_one_reshaped_pass() -> None:
     ids = torch.randint(5, 1000, (2, 3, 6), generator=torch.Generator().manual_seed(0))
     out = model(input_ids=ids, a_labels=torch.tensor([0, 2]), b_labels=torch.tensor([1, 1]))
     assert out.logits["a"].shape == out.logits["b"].shape == (2, 3) and set(out.losses) == {"a", "b"}
+
+
+def test_a_rewritten_model_is_refused_rather_than_losing_its_rewrite() -> None:
+    lora = archit_core.rewrite(multitask(), "lora")
+    with pytest.raises(archit_core.ArchitError, match=r"rewritten \(lora\); add or drop heads on the model before rewriting"):
+        add_head(lora, "tags", "token-classification")

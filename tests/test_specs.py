@@ -93,7 +93,7 @@ BASE = {"backbone": "bert", "tiny": True, "head": "token-classification"}
     ({**BASE, "checkpoint": "x", "backbone_config": {}}, r"'checkpoint' or 'backbone_config', not both"),
     ({**BASE, "rewrites": [{"rewrite": "lora", "options": {"r": 0}}]}, r"rewrites\[0\]\.options\.r: .*must be > 0"),
     ({**BASE, "rewrites": ["lora", {"rewrite": "lorra"}]}, r"rewrites\[1\]\.rewrite: .*lora"),
-    ({**BASE, "rewrites": [{"rewrite": "lora", "targets": ["attention.qeury"]}]}, r"rewrites\[0\]\.targets: .*'attention.qeury' matches no module"),
+    ({**BASE, "rewrites": [{"rewrite": "lora", "targets": ["attention.qeury"]}]}, r"rewrites\[0\]: .*'attention.qeury' matches no module"),
     ({**BASE, "rewrites": {"rewrite": "lora"}}, r"rewrites: expected a list"),
     ({**BASE, "optimizer": {"type": "adamax"}}, r"optimizer\.type: 'adamax' is not one of adamw, adam, sgd"),
     ({**BASE, "optimizer": {"lr": 0}}, r"optimizer\.lr: must be a number > 0"),
@@ -139,3 +139,11 @@ def test_a_spec_with_a_checkpoint_loads_its_backbone(tmp_path):
     assert not model.loading_report.fresh.get("backbone")
     for name, value in base.state_dict().items():
         torch.testing.assert_close(model.backbone.state_dict()[name], value, msg=name)
+
+
+def test_yaml_exponent_floats_are_numbers(tmp_path):
+    (tmp_path / "spec.yaml").write_text("backbone: bert\ntiny: true\nhead: mlp\noptimizer: {lr: 5e-5, weight_decay: 1e-2}\n")
+    model = archit_core.build_from_spec(tmp_path / "spec.yaml")
+    optimizer = archit_core.build_optimizer(tmp_path / "spec.yaml", model)
+    assert {g["lr"] for g in optimizer.param_groups} == {5e-5}
+    assert {g["weight_decay"] for g in optimizer.param_groups} == {0.01, 0.0}

@@ -72,3 +72,14 @@ def test_bad_targets_and_ranks():
         archit_core.rewrite(model, "factorised-embeddings", rank=64)
     with pytest.raises(archit_core.ConfigError, match="init"):
         archit_core.rewrite(model, "factorised-embeddings", init="pca")
+
+
+def test_a_tie_to_the_replaced_embeddings_is_forgotten_in_the_copy_only():
+    torch.manual_seed(0)
+    mlm = archit_core.build("bert", "masked-lm", backbone_config=TINY).eval()
+    low = archit_core.rewrite(mlm, "factorised-embeddings", rank=8)
+    assert mlm._tied_weights_keys and not low._tied_weights_keys
+    low.tie_weights()  # nothing left to tie: no error
+    assert mlm.head.decoder.weight is mlm.backbone.embeddings.word_embeddings.weight
+    with torch.no_grad():
+        assert low(input_ids=ids()).logits.shape == (2, 9, 120)

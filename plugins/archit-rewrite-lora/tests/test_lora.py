@@ -198,3 +198,28 @@ def test_targets_errors_say_what_to_do():
         archit_core.rewrite(model, "lorra")
     paths = archit_core.rewrites_of(archit_core.rewrite(model, "lora", targets=["backbone.encoder.layer.2.output.dense", "attention.key[-1]"]))[0]["paths"]
     assert paths == ["backbone.encoder.layer.2.output.dense", "backbone.encoder.layer.2.attention.self.key"]
+
+
+def test_modes_trainable_prefixes_and_saved_models(tmp_path):
+    model = tagger()  # in eval mode
+    lora = archit_core.rewrite(model, "lora", dropout=0.5)
+    assert not any(m.training for m in lora.modules())  # the adapters' dropout is off in an eval model
+    randomise_lora(lora)
+    with torch.no_grad():
+        torch.testing.assert_close(lora(**batch()).logits, lora(**batch()).logits, rtol=0, atol=0)
+
+    as_string = archit_core.rewrite(model, "lora", trainable="head")
+    assert {n for n, p in as_string.named_parameters() if p.requires_grad and "lora_" not in n} == {"head.classifier.weight", "head.classifier.bias"}
+    with pytest.raises(ConfigError, match="trainable prefix 'haed' matches no parameter"):
+        archit_core.rewrite(model, "lora", trainable=["haed"])
+
+    frozen_head = archit_core.rewrite(model, "lora", trainable=[])
+    randomise_lora(frozen_head)
+    folder = archit_core.save_rewrites(frozen_head, tmp_path / "adapter")
+    again = archit_core.load_rewrites(model, folder)
+    with torch.no_grad():
+        torch.testing.assert_close(again(**batch()).logits, frozen_head(**batch()).logits)
+
+    lora.save_pretrained(tmp_path / "whole")
+    with pytest.raises(archit_core.CheckpointError, match="rewritten with 'lora'.*save_rewrites.*load_rewrites"):
+        archit_core.load(tmp_path / "whole")
