@@ -31,7 +31,7 @@ from .emitters import CONTAINERS, Call, InferenceError, check_call, infer_call, 
 from .errors import ArchitPluginWarning, DeclarationError, DeclarationWarning
 from .host import PluginHost, get_host, using
 from .module_diff import (
-    ADDED, DELETED, MODIFIED, NONE, REPLACED, SAME, SHARED, Diff, _init_owner, build_reference, compare, tied_groups,
+    ADDED, DELETED, MODIFIED, NONE, REPLACED, SAME, SHARED, Diff, _init_owner, build_reference, compare, structure_difference, tied_groups,
 )
 
 DEFAULT_SUFFIX = "Modified"
@@ -663,6 +663,12 @@ def declare(instance: nn.Module, reference_class: type | str | None = None, *, s
         if diff.changed:
             generator.top_statements += _tie_statements(new_ties, instance, shared)
             generator.declare_class(diff)
+        elif (attribute := structure_difference(instance, reference)) is not None:
+            raise DeclarationError(
+                f"the model differs from a fresh {cls.__qualname__} only outside its modules ({attribute}); declare "
+                "writes the modules a class builds, not values set on them afterwards: make the value a constructor "
+                "argument or config field of a module you replace, or set it after building"
+            )
         code = _module_code(cls, generator)
     notes = generator.notes + generator.ns.notes
     for group in sorted(tied_groups(reference) - tied_groups(instance), key=sorted):

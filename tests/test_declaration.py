@@ -8,6 +8,7 @@ import inspect
 import warnings
 
 import pytest
+import transformers
 import torch
 from torch import nn
 from transformers import (
@@ -356,3 +357,21 @@ def test_generated_classes_build_no_module_twice(monkeypatch):
     monkeypatch.undo()
     held = list(result.modules())
     assert len(built) == len(held) and {id(m) for m in built} == {id(m) for m in held}
+
+
+def test_a_decoder_with_a_kv_cache_verifies():
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                      num_key_value_heads=2, intermediate_size=64)
+    model = transformers.LlamaForCausalLM(config)
+    model.model.layers[0].mlp.act_fn = nn.ReLU()
+    report = archit_core.declare(model).verify()  # its outputs carry a DynamicCache, compared by its tensors
+    assert "outputs" in str(report)
+
+
+def test_a_change_outside_the_modules_is_an_error_not_an_empty_declaration():
+    config = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64)
+    model = transformers.BertForSequenceClassification(config)
+    model.bert.encoder.layer[0].attention.self.scaling = 2.0
+    with pytest.raises(archit_core.DeclarationError, match=r"only outside its modules .*attribute scaling is 2\.0"):
+        archit_core.declare(model)
