@@ -416,9 +416,14 @@ def infer_head_layout(backbone: GenericBackbone, head_name: str, head_spec: Any)
 
     The head declares candidate layouts (``hf_equivalent`` and ``hf_layouts``: configs under which it may compute
     what a Hugging Face task class does). On the tiny architecture, the family's task class (for the candidates'
-    Auto class) is built with random weights; a candidate is the layout when the head built with it has the same
-    parameter shapes as the task class's head part (matched in order, which gives the key mapping) and, with those
-    weights, the same logits on a padded batch. Cached per model type and head.
+    Auto class) is built with random weights (``num_labels`` 3 only when a candidate shares that field: question
+    answering needs Hugging Face's 2); a candidate is the layout when the head built with it has the same parameter
+    modules as the task class's head part and, with those weights, the same outputs on a padded batch of the head's
+    own input shape (``dummy_input_shape``, through ``prepare_inputs``): every output it names (``logits``, or
+    ``start_logits`` and ``end_logits``) equals Hugging Face's of that name. Modules are paired by parameter shapes,
+    registration order first, and modules of equal shapes are permuted (at most ``_MAX_PAIRINGS``): the outputs decide,
+    so no pairing that computes something else is kept. A Hugging Face parameter registered under several names is
+    matched once and its aliases map to the same key. The pairing gives the key mapping. Cached per model type and head.
     """
     key = (backbone.hf_model_type, head_name)
     if key not in _LAYOUTS:
@@ -434,14 +439,82 @@ def _candidates(head_spec: Any) -> list[HFEquivalent]:
     return [c for c in found if c is not None]
 
 
-def _leaf_params(module: Any, prefix: str = "") -> list[tuple[str, list[tuple[str, tuple[int, ...]]]]]:
-    """``(module path, [(param name, shape)])`` of every module holding parameters directly, in order."""
-    rows = []
-    for name, child in module.named_modules():
-        own = [(n, tuple(p.shape)) for n, p in child.named_parameters(recurse=False)]
-        if own and not (prefix and (name == prefix or name.startswith(prefix + "."))):
-            rows.append((name, own))
-    return rows
+def _leaf_params(module: Any, prefix: str = "") -> tuple[list[tuple[str, list[tuple[str, tuple[int, ...]]]]], dict[str, str]]:
+    """``(module path, [(param name, shape)])`` of every module holding parameters directly, in order, outside
+    ``prefix``; and the aliases dropped: a parameter registered under several names (XLM-R's ``lm_head.bias`` is
+    ``lm_head.decoder.bias``) is kept once, at its deepest path, and each other full name maps to that one."""
+    paths: dict[int, list[str]] = {}
+    for name, child in module.named_modules(remove_duplicate=False):
+        if prefix and (name == prefix or name.startswith(prefix + ".")):
+            continue
+        for n, p in child.named_parameters(recurse=False):
+            full = f"{name}.{n}" if name else n
+            if full not in paths.setdefault(id(p), []):
+                paths[id(p)].append(full)
+    kept = {max(names, key=lambda k: k.count(".")): names for names in paths.values()}
+    aliases = {alias: key for key, names in kept.items() for alias in names if alias != key}
+    rows: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+    for name, child in module.named_modules(remove_duplicate=False):
+        for n, p in child.named_parameters(recurse=False):
+            full = f"{name}.{n}" if name else n
+            if full in kept and n not in [m for m, _ in rows.get(name, [])]:
+                rows.setdefault(name, []).append((n, tuple(p.shape)))
+    return list(rows.items()), aliases
+
+
+#: At most this many pairings of head parameter groups are tried per candidate (groups of equal shapes permuted).
+_MAX_PAIRINGS = 24
+
+
+def _pairings(ours: list[Any], theirs: list[Any]) -> Any:
+    """Ways to pair each of ``ours`` (module path, params) with one of ``theirs`` of the same parameter shapes,
+    registration order first; modules of equal shapes are permuted among themselves (the outputs decide)."""
+    import itertools
+
+    def shapes(group: Any) -> tuple[tuple[int, ...], ...]:
+        return tuple(s for _, s in group[1])
+
+    if sorted(map(shapes, ours)) != sorted(map(shapes, theirs)):
+        return
+    classes: dict[Any, list[int]] = {}
+    for i, group in enumerate(theirs):
+        classes.setdefault(shapes(group), []).append(i)
+    orders = [itertools.permutations(members) for members in classes.values()]
+    for choice in itertools.islice(itertools.product(*orders), _MAX_PAIRINGS):
+        queues = {key: list(order) for key, order in zip(classes, choice)}
+        yield [(group, theirs[queues[shapes(group)].pop(0)]) for group in ours]
+
+
+def _key_map(pairs: list[Any], aliases: Mapping[str, str]) -> dict[str, str]:
+    """Hugging Face key prefix -> archit head key prefix of a pairing (whole keys where a module path is empty),
+    with the Hugging Face aliases of paired parameters mapped to the same archit parameter."""
+    keys: dict[str, str] = {}
+    full: dict[str, str] = {}
+    for (o, op), (t, tp) in pairs:
+        group = {f"{t}.{tn}" if t else tn: f"{o}.{n}" if o else n for (n, _), (tn, _) in zip(op, tp)}
+        full.update(group)
+        keys.update({f"{t}.": f"{o}."} if o and t else group)
+    keys.update({alias: full[key] for alias, key in aliases.items() if key in full})
+    return keys
+
+
+def _named_outputs(out: Any) -> dict[str, Any]:
+    """A head's outputs by name: ``logits`` (when set) and its named ``outputs`` (``start_logits``, ...)."""
+    named = dict(out.outputs or {})
+    if out.logits is not None:
+        named["logits"] = out.logits
+    return named
+
+
+def _same_outputs(got: Mapping[str, Any], expected: Any) -> bool:
+    """Whether every output the head names is the Hugging Face output of that name (same shape, same values)."""
+    import torch
+
+    for name, value in got.items():
+        ref = expected.get(name) if hasattr(expected, "get") else getattr(expected, name, None)
+        if not (torch.is_tensor(ref) and ref.shape == value.shape and torch.allclose(value, ref, atol=1e-5, rtol=1e-4)):
+            return False
+    return bool(got)
 
 
 def _infer(backbone: GenericBackbone, head_spec: Any) -> tuple[HFEquivalent | None, str]:
@@ -460,7 +533,8 @@ def _infer(backbone: GenericBackbone, head_spec: Any) -> tuple[HFEquivalent | No
 
     hf_class = getattr(transformers, class_name)
     config = backbone.make_config(tiny=True)
-    config.num_labels = 3
+    if any("num_labels" in c.config_fields for c in candidates):
+        config.num_labels = 3  # a width unlike the default 2, so the classifier's comes from the shared field
     torch.manual_seed(0)
     hf = hf_class(config).eval()
     prefix = hf_class.base_model_prefix
@@ -468,37 +542,49 @@ def _infer(backbone: GenericBackbone, head_spec: Any) -> tuple[HFEquivalent | No
     if not isinstance(base, backbone._model_cls()):
         found = type(base).__name__ if base is not None else "no base model"
         return None, f"{class_name}'s head reads {found}, not {backbone._model_cls().__name__} (the generic backbone)"
-    theirs = _leaf_params(hf, prefix)
-    inputs = _probe_batch(config, backbone.extra_inputs)
-    with torch.no_grad():
-        expected = hf(**inputs).logits
-        features = backbone.encode(base, inputs)
+    theirs, aliases = _leaf_params(hf, prefix)
+    state = hf.state_dict()
     facts = backbone.facts(config)
+    module_class = head_spec.module_class()
+    expected: dict[tuple[int, ...], Any] = {}  # Hugging Face's outputs per probe shape
     reasons = []
     for candidate in candidates:
         required, shared = resolve_hf_values(candidate, config) if _resolvable(candidate, config) else (None, None)
         if required is None:
             continue
         head_config = head_spec.make_config({**required, **shared})
+        head = module_class(head_config, facts).eval()
+        inputs = _probe_batch(config, backbone.extra_inputs, _probe_shape(module_class, head_config))
+        shape = tuple(inputs["input_ids"].shape)
+        with torch.no_grad():
+            if shape not in expected:
+                expected[shape] = hf(**inputs)
+            encoded, head_inputs = head.prepare_inputs(dict(inputs))
+            features = backbone.encode(base, encoded)
         needs = head_config.needs() if hasattr(head_config, "needs") else frozenset()
         if "pooler" in needs and features.pooled is None:
             continue
-        head = head_spec.module_class()(head_config, facts).eval()
-        ours = _leaf_params(head)
-        if [[s for _, s in p] for _, p in ours] != [[s for _, s in p] for _, p in theirs]:
-            reasons.append("shapes")
-            continue
-        state = hf.state_dict()
-        head.load_state_dict({f"{o}.{n}": state[f"{t}.{tn}"] for (o, op), (t, tp) in zip(ours, theirs) for (n, _), (tn, _) in zip(op, tp)})
-        with torch.no_grad():
-            got = head(features).logits
-        if got.shape == expected.shape and torch.allclose(got, expected, atol=1e-5, rtol=1e-4):
-            keys = {f"{t}.": f"{o}." for (o, _), (t, _) in zip(ours, theirs)}
-            return attrs.evolve(candidate, keys=keys), ""
-        reasons.append("outputs")
+        ours, _ = _leaf_params(head)
+        tried = False
+        for pairs in _pairings(ours, theirs):
+            tried = True
+            head.load_state_dict({f"{o}.{n}" if o else n: state[f"{t}.{tn}" if t else tn]
+                                  for (o, op), (t, tp) in pairs for (n, _), (tn, _) in zip(op, tp)})
+            with torch.no_grad():
+                got = _named_outputs(head(features, **head_inputs))
+            if _same_outputs(got, expected[shape]):
+                return attrs.evolve(candidate, keys=_key_map(pairs, aliases)), ""
+        reasons.append("outputs" if tried else "shapes")
     shown = ", ".join(f"{name}{[s for _, s in p]}" for name, p in theirs) or "no parameters"
-    why = "no candidate layout gives its logits" if "outputs" in reasons else "its parameters match no candidate layout"
+    why = "no candidate layout gives its outputs" if "outputs" in reasons else "its parameters match no candidate layout"
     return None, f"{class_name}'s head ({shown}): {why}"
+
+
+def _probe_shape(module_class: type, head_config: Any) -> tuple[int, ...]:
+    """The probe's ``input_ids`` shape: three sequences of seven tokens, or the head's own (``dummy_input_shape``:
+    ``(batch, choices, length)`` for multiple choice)."""
+    shape = getattr(module_class, "dummy_input_shape", None)
+    return tuple(shape(head_config, 3, 7)) if shape is not None else (3, 7)
 
 
 def _resolvable(candidate: HFEquivalent, config: Any) -> bool:
@@ -509,21 +595,23 @@ def _resolvable(candidate: HFEquivalent, config: Any) -> bool:
     return True
 
 
-def _probe_batch(config: Any, extra_inputs: Mapping[str, tuple[int, ...]] | None = None) -> dict[str, Any]:
-    """Three sequences of seven ordinary token ids, the second right-padded with the config's pad token, and zeros
-    for the backbone's ``extra_inputs``."""
+def _probe_batch(
+    config: Any, extra_inputs: Mapping[str, tuple[int, ...]] | None = None, shape: tuple[int, ...] = (3, 7)
+) -> dict[str, Any]:
+    """Ordinary token ids of ``shape`` (three sequences of seven), the second example right-padded with the config's
+    pad token, and zeros for the backbone's ``extra_inputs``."""
     import torch
 
     vocab = int(getattr(config, "vocab_size", None) or TINY_VOCAB)
     special = {v for k, v in vars(config).items() if k.endswith("token_id") and isinstance(v, int)}
     ordinary = torch.tensor([i for i in range(5, vocab) if i not in special][:200])
     generator = torch.Generator().manual_seed(1)
-    input_ids = ordinary[torch.randint(0, len(ordinary), (3, 7), generator=generator)]
+    input_ids = ordinary[torch.randint(0, len(ordinary), shape, generator=generator)]
     attention_mask = torch.ones_like(input_ids)
     pad = getattr(config, "pad_token_id", None)
     if isinstance(pad, int):
-        input_ids[1, 5:] = pad
-        attention_mask[1, 5:] = 0
+        input_ids[1, ..., 5:] = pad
+        attention_mask[1, ..., 5:] = 0
     extra = {k: torch.zeros(*input_ids.shape, *shape, dtype=torch.long) for k, shape in (extra_inputs or {}).items()}
     return {"input_ids": input_ids, "attention_mask": attention_mask, **extra}
 

@@ -240,8 +240,9 @@ def render(rows: list[dict], elapsed: float) -> str:
         "(task checkpoints) and `<encoder>` (a bare base model), and weights the family ties to a model-level module "
         "(`_tied_weights_keys`: BART's `shared` for `encoder.embed_tokens`) are read from there.",
         "- **Head layouts**: inferred per family (see `archit_core.generic.infer_head_layout`): the head declares "
-        "candidate configs (`HeadSpec.hf_layouts`); the candidate whose parameters have the same shapes as the task "
-        "class's head part (in order, which gives the key mapping) and whose logits equal the task class's on the tiny "
+        "candidate configs (`HeadSpec.hf_layouts`); the candidate whose parameter modules have the same shapes as the "
+        "task class's head part (paired by shape, registration order first; aliases of one parameter matched once, "
+        "which gives the key mapping) and whose named outputs equal the task class's on the tiny "
         "architecture is the layout used by checkpoint import and `to_transformers`. Layouts beyond the usual ones: "
         "ModernBERT's prediction head (dense, activation, layer norm; token-classification `transform`, "
         "sequence-classification `pooler_norm`/`pooler_bias`, pooling from the config's `classifier_pooling`) and "

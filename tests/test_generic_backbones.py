@@ -85,6 +85,30 @@ def test_more_layouts_and_inputs_match_hugging_face(model_type: str, head: str) 
     assert parity(generic_name(model_type), head) == ("parity", "")
 
 
+@pytest.mark.parametrize("head", ["question-answering", "masked-lm", "multiple-choice"])
+@pytest.mark.parametrize("model_type", ["xlm-roberta", "electra"])
+def test_span_token_and_choice_heads_import_hugging_face_checkpoints(model_type: str, head: str) -> None:
+    """Saved *ForQuestionAnswering / *ForMaskedLM / *ForMultipleChoice load with the head imported (no fresh head
+    keys) and give Hugging Face's outputs: start/end logits, (batch, choices, length) inputs, and MLM heads whose
+    LayerNorm is registered before the dense layer (ELECTRA) or whose bias has an alias (XLM-R's lm_head.bias)."""
+    assert parity(generic_name(model_type), head) == ("parity", "")
+
+
+def test_inferred_layouts_map_aliases_and_modules_out_of_registration_order() -> None:
+    from archit_core.generic import infer_head_layout
+
+    host = archit_core.get_host()
+    mlm = host.head("masked-lm").obj
+    xlmr, _ = infer_head_layout(generic_backbone("xlm-roberta"), "masked-lm", mlm)
+    assert xlmr.keys == {"lm_head.dense.": "transform.dense.", "lm_head.layer_norm.": "transform.layer_norm.",
+                         "lm_head.decoder.": "decoder.", "lm_head.bias": "decoder.bias"}
+    electra, _ = infer_head_layout(generic_backbone("electra"), "masked-lm", mlm)
+    assert electra.keys == {"generator_predictions.LayerNorm.": "transform.layer_norm.",
+                            "generator_predictions.dense.": "transform.dense.", "generator_lm_head.": "decoder."}
+    qa, _ = infer_head_layout(generic_backbone("electra"), "question-answering", host.head("question-answering").obj)
+    assert qa.keys == {"qa_outputs.": "qa_outputs."}
+
+
 def test_no_parity_reasons_name_the_part_that_differs(rows) -> None:
     row = rows("bart")
     assert "BartModel" in row["seq_reason"] and "BartEncoder" in row["seq_reason"]

@@ -38,15 +38,26 @@ def family_kind(model_type: str) -> str:
     return "decoder"
 
 
-def probe_batch(config: Any, head: str, extra_inputs: Any = None) -> dict[str, Any]:
-    """The layout-inference batch of the tiny config (second row right-padded, zeros for the backbone's
-    ``extra_inputs``) with labels for ``head``."""
+def probe_batch(config: Any, head: str, extra_inputs: Any = None, *, head_module: Any = None) -> dict[str, Any]:
+    """The layout-inference batch of the tiny config (second example right-padded, zeros for the backbone's
+    ``extra_inputs``) with labels for ``head``: random classes for the classification heads; for another head,
+    given its built ``head_module``, inputs of the head's probe shape and labels from its ``dummy_labels``."""
     import torch
 
-    from archit_core.generic import _probe_batch
+    from archit_core.dummy import _context
+    from archit_core.generic import _probe_batch, _probe_shape
 
-    batch = _probe_batch(config, extra_inputs)
     generator = torch.Generator().manual_seed(2)
+    if head not in HEADS.values():
+        head_class = type(head_module)
+        batch = _probe_batch(config, extra_inputs, _probe_shape(head_class, head_module.config))
+        make_labels = getattr(head_class, "dummy_labels", None)
+        if make_labels is not None:
+            ids = batch["input_ids"]
+            context = _context(make_labels, head_module.backbone_facts, ids)
+            batch["labels"] = make_labels(head_module.config, ids.shape[0], ids.shape[-1], generator=generator, **context)
+        return batch
+    batch = _probe_batch(config, extra_inputs)
     if head == HEADS["tok"]:
         labels = torch.randint(0, NUM_LABELS, batch["input_ids"].shape, generator=generator)
         labels[batch["attention_mask"] == 0] = -100
@@ -74,8 +85,11 @@ def train_step(name: str, head: str) -> None:
 
 def parity(name: str, head: str) -> tuple[str, str]:
     """``("parity", "")`` when the family's Hugging Face task model, saved and imported with
-    ``build(checkpoint=)``, gives the same logits and loss; else ``(status, reason)`` with status ``no-class``
-    (transformers has none), ``no-layout`` (its head has no equivalent layout) or ``mismatch``."""
+    ``build(checkpoint=)``, gives the same outputs (every output it names: ``logits``, or ``start_logits`` and
+    ``end_logits``) and, where it takes ``labels``, the same loss; else ``(status, reason)`` with status
+    ``no-class`` (transformers has none), ``no-layout`` (its head has no equivalent layout) or ``mismatch``."""
+    import inspect
+
     import torch
 
     import archit_core
@@ -93,7 +107,8 @@ def parity(name: str, head: str) -> tuple[str, str]:
     import transformers
 
     config = backbone.make_config(tiny=True)
-    config.num_labels = NUM_LABELS
+    if "num_labels" in layout.config_fields:
+        config.num_labels = NUM_LABELS
     torch.manual_seed(0)
     hf = getattr(transformers, class_name)(config).eval()
     with tempfile.TemporaryDirectory() as folder:
@@ -101,13 +116,18 @@ def parity(name: str, head: str) -> tuple[str, str]:
         model = archit_core.build(name, head, checkpoint=folder, strict=True).eval()
     if model.loading_report.fresh.get("head"):
         return "mismatch", f"head weights not imported: {model.loading_report.notes}"
-    batch = probe_batch(config, head, backbone.extra_inputs)
+    batch = probe_batch(config, head, backbone.extra_inputs, head_module=model.head)
+    if "labels" not in inspect.signature(hf.forward).parameters:
+        batch.pop("labels", None)  # question answering: Hugging Face names its labels start/end_positions
     with torch.no_grad():
         expected, got = hf(**batch), model(**batch)
+    fields = [k for k in expected.keys() if k.endswith("logits") or k == "loss"]
+    if not fields:
+        return "mismatch", f"{class_name} returned no logits to compare"
     try:
-        torch.testing.assert_close(got.logits, expected.logits)
-        torch.testing.assert_close(got.loss, expected.loss)
-    except AssertionError as exc:
+        for field in fields:
+            torch.testing.assert_close(got[field], expected[field], msg=lambda m, f=field: f"{f}: {m}")
+    except (AssertionError, KeyError) as exc:
         return "mismatch", str(exc).splitlines()[0]
     return "parity", ""
 

@@ -36,6 +36,19 @@ class MultipleChoiceConfig(HeadConfig):
         return frozenset({"token_states", "pooler"} if self.pooling == "pooler" else {"token_states"})
 
 
+def _layout(**config: object) -> HFEquivalent:
+    return HFEquivalent(auto_class="AutoModelForMultipleChoice", config=config)
+
+
+#: Other scoring heads of Hugging Face's ``*ForMultipleChoice`` classes, as configs of this head; a generic backbone
+#: picks the one its family's class matches (same parameter shapes, same logits), and keys come from that match.
+HF_LAYOUTS = (
+    _layout(pooling="first", pooler_dense=True, pooler_activation="gelu"),  # ELECTRA-like sequence summary
+    _layout(pooling="first", pooler_dense=True, pooler_activation="relu"),  # DistilBERT-like pre_classifier
+    _layout(pooling="first", pooler_dense=True, pooler_activation="tanh"),
+)
+
+
 @hookimpl
 def provide_head(registry):
     registry.add_head(
@@ -50,6 +63,7 @@ def provide_head(registry):
                 keys={"classifier.": "classifier."},
                 config={"pooling": "pooler", "pooler_dense": False},
             ),
+            hf_layouts=HF_LAYOUTS,
             description="one score per choice for (batch, choices, length) inputs; cross-entropy over the choices",
         ),
     )
