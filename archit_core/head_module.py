@@ -46,6 +46,11 @@ class Head(nn.Module):
         self.config = config
         self.backbone_facts = backbone
 
+    @classmethod
+    def reshapes_inputs(cls) -> bool:
+        """Whether this head class reshapes the model inputs before the backbone (overrides :meth:`prepare_inputs`)."""
+        return cls.prepare_inputs is not Head.prepare_inputs
+
     def init_module(self, module: nn.Module) -> bool:
         """Initialise one of this head's modules when the model is initialised (never over loaded weights, if done
         with ``transformers.initialization``); return True when handled, False for transformers' default init."""

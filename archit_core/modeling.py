@@ -12,6 +12,7 @@ from transformers.utils import ModelOutput
 from .errors import IncompatibleHeadError
 from .backbone import CAPABILITIES
 from .head import needs_of
+from .head_module import Head
 from .model_config import ArchitConfig, resolve_part
 from .registry import Registration
 
@@ -106,9 +107,12 @@ class ModelWithHead(PreTrainedModel):
     def _init_weights(self, module: Any) -> None:
         """A head may initialise its own modules (``Head.init_module``, e.g. a configured init); the rest as
         transformers does."""
+        owner = None  # the innermost head holding the module (a task head inside a multi-task head)
         head = self._modules.get("head")
-        init_module = getattr(head, "init_module", None)
-        if init_module is not None and any(module is m for m in head.modules()) and init_module(module):
+        for candidate in head.modules() if head is not None else ():
+            if isinstance(candidate, Head) and any(module is m for m in candidate.modules()):
+                owner = candidate
+        if owner is not None and owner.init_module(module):
             return
         super()._init_weights(module)
 

@@ -132,10 +132,8 @@ def _resolve(entries: Mapping[str, Mapping[str, Any]], provenance: Mapping[str, 
 def _check_reshaping(regs: Mapping[str, Any]) -> None:
     """Heads that reshape the model inputs (``Head.prepare_inputs``, e.g. multiple choice) share one backbone pass
     only with heads of their own kind."""
-    from .head_module import Head
-
     classes = {task: reg.obj.module_class() for task, reg in regs.items()}
-    reshaping = {t for t, cls in classes.items() if getattr(cls, "prepare_inputs", None) is not Head.prepare_inputs}
+    reshaping = {t for t, cls in classes.items() if cls.reshapes_inputs()}
     if reshaping and len({classes[t] for t in classes}) > 1:
         raise ConfigError(
             f"task(s) {', '.join(map(repr, sorted(reshaping)))} reshape the model inputs before the backbone (head "
@@ -341,6 +339,7 @@ def _rebuild(model: Any, tasks: dict[str, Any], provenance: dict[str, Any], host
             else:
                 spec, hconf = new.head.config.specs[task], new.head.config.configs[task]
                 fresh = spec.module_class()(hconf, facts)
+                new.head.heads[task] = fresh  # in place first, so its own init_module is found
                 fresh.apply(new._init_weights)
                 new.head.heads[task] = fresh.to(device=model.device, dtype=model.dtype)
     if new._tied_weights_keys:

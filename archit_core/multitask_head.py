@@ -40,7 +40,7 @@ class MultiTaskHead(Head):
 
     def _reshaping(self) -> Head | None:
         """The first head that reshapes model inputs (all heads are then of its class; see ``multitask``)."""
-        return next((h for h in self.heads.values() if type(h).prepare_inputs is not Head.prepare_inputs), None)
+        return next((h for h in self.heads.values() if h.reshapes_inputs()), None)
 
     def prepare_inputs(self, inputs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         stray = sorted(k for k in inputs if k.endswith(LABELS_SUFFIX))

@@ -235,3 +235,11 @@ def test_a_rewritten_model_is_refused_rather_than_losing_its_rewrite() -> None:
     lora = archit_core.rewrite(multitask(), "lora")
     with pytest.raises(archit_core.ArchitError, match=r"rewritten \(lora\); add or drop heads on the model before rewriting"):
         add_head(lora, "tags", "token-classification")
+
+
+def test_a_task_heads_own_init_runs_when_built_and_when_added() -> None:
+    zeros = {"num_labels": 2, "hidden": [8], "init": "zeros"}
+    model = archit_core.build("bert", {"t": ("mlp", zeros)}, tiny=True)
+    assert all(torch.count_nonzero(p) == 0 for p in model.head.heads["t"].parameters())
+    bigger = add_head(model, "u", "mlp", zeros)
+    assert all(torch.count_nonzero(p) == 0 for p in bigger.head.heads["u"].parameters())
