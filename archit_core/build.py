@@ -185,11 +185,9 @@ def _plan_archit(checkpoint: str | Path, saved: dict[str, Any], b: Any, h: Any, 
     return _Plan("archit", bconf, user, notes=(note,), skip_prefix="head.")
 
 
-def _plan_transformers(
-    checkpoint: str | Path, saved: dict[str, Any], b: Any, h: Any, user: dict[str, Any], reinit_head: bool
-) -> _Plan:
-    from .interop import hf_class_name, resolve_hf_values
-
+def hf_backbone_mapping(checkpoint: str | Path, saved: dict[str, Any], b: Any) -> dict[str, str]:
+    """Key mapping from a Hugging Face checkpoint of ``b``'s family to archit's ``backbone.*`` keys (prefix and the
+    backbone's aliases); a checkpoint of another family is a :class:`CheckpointError`."""
     model_type = saved.get("model_type")
     expected = getattr(b.obj, "model_type", None)
     if expected is not None and model_type != expected:
@@ -197,10 +195,19 @@ def _plan_transformers(
             f"{str(checkpoint)!r} is a {model_type!r} checkpoint, but backbone {b.name!r} builds {expected!r} models; "
             "choose the backbone of that family (`archit plugins` lists them)"
         )
-    bconf = b.obj.config_from_dict(saved)
     prefix = b.obj.checkpoint_prefix
     mapping = {f"^{re.escape(prefix)}\\.": "backbone."} if prefix else {}
-    mapping |= dict(getattr(b.obj, "checkpoint_aliases", None) or {})  # other places the backbone's weights are saved
+    return mapping | dict(getattr(b.obj, "checkpoint_aliases", None) or {})  # other places the backbone's weights are saved
+
+
+def _plan_transformers(
+    checkpoint: str | Path, saved: dict[str, Any], b: Any, h: Any, user: dict[str, Any], reinit_head: bool
+) -> _Plan:
+    from .interop import hf_class_name, resolve_hf_values
+
+    model_type = saved.get("model_type")
+    mapping = hf_backbone_mapping(checkpoint, saved, b)
+    bconf = b.obj.config_from_dict(saved)
     eq = b.obj.head_layout(h.name, h.obj)
     hf_class = hf_class_name(eq.auto_class, model_type) if eq is not None else None
     architectures = saved.get("architectures") or []

@@ -14,38 +14,25 @@ SAFE_SINGLE = "model.safetensors"
 SAFE_INDEX = "model.safetensors.index.json"
 BIN_SINGLE = "pytorch_model.bin"
 BIN_INDEX = "pytorch_model.bin.index.json"
-TOKENIZER_FILES = (
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-    "vocab.txt", "vocab.json", "merges.txt", "spm.model", "sentencepiece.bpe.model",
-)
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+#: What a hub snapshot needs for archit: configs and tokenizer files, and the weights (safetensors, else .bin).
+_HUB_FILES = ["*.json", "*.txt", "*.model", "*.safetensors"]
 
 
 def local_checkpoint(path: str | Path, *, revision: str | None = None) -> Path:
-    """A local folder for ``path``: the folder itself, or for a Hugging Face Hub id the cached snapshot holding its
-    config, weights and tokenizer files, fetched the way transformers fetches them (cache, ``HF_HUB_OFFLINE``, token)."""
+    """A local folder for ``path``: the folder itself, or for a Hugging Face Hub id its snapshot in the hub cache,
+    fetched with ``huggingface_hub.snapshot_download`` (cache, ``HF_HUB_OFFLINE`` and token as transformers uses them)."""
     if Path(path).exists() or not _REPO_ID.match(str(path)):
         return checkpoint_dir(path)
-    from transformers.utils import cached_file
-
-    def fetch(name: str) -> str | None:
-        return cached_file(str(path), name, revision=revision, _raise_exceptions_for_missing_entries=False)
+    from huggingface_hub import snapshot_download
 
     try:
-        config = fetch("config.json")
-        if config is None:
+        folder = Path(snapshot_download(str(path), revision=revision, allow_patterns=_HUB_FILES))
+        if not any(folder.glob("*.safetensors")):  # an older checkpoint: its pickled weights (loaded weights_only)
+            folder = Path(snapshot_download(str(path), revision=revision, allow_patterns=[*_HUB_FILES, "*.bin"]))
+        if not (folder / "config.json").exists():
             raise OSError("the repository has no config.json")
-        folder = Path(config).parent
-        for index, single in ((SAFE_INDEX, SAFE_SINGLE), (BIN_INDEX, BIN_SINGLE)):
-            if fetch(index) is not None:
-                for shard in sorted(set(json.loads((folder / index).read_text())["weight_map"].values())):
-                    fetch(shard)
-                break
-            if fetch(single) is not None:
-                break
-        for name in TOKENIZER_FILES:
-            fetch(name)
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # RepositoryNotFoundError, LocalEntryNotFoundError (offline), HTTP errors
         raise CheckpointError(
             f"checkpoint {str(path)!r} is not a local folder, and as a Hugging Face Hub id it could not be resolved: "
             f"{exc}. Give a folder written by save_pretrained, or check the id, your network and HF_HUB_OFFLINE."

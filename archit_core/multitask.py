@@ -252,17 +252,12 @@ def _backbone_plan(checkpoint: str | Path, b: Any) -> dict[str, Any]:
             "format": "archit", "backbone_config": b.obj.config_from_dict(saved["backbone_config"]), "key_mapping": {},
             "skip_prefix": "head.", "saved_heads": saved.get("heads"), "why": "the checkpoint holds other heads",
         }
-    expected = getattr(b.obj, "model_type", None)
-    if expected is not None and saved.get("model_type") != expected:
-        raise CheckpointError(
-            f"{str(checkpoint)!r} is a {saved.get('model_type')!r} checkpoint, but backbone {b.name!r} builds "
-            f"{expected!r} models; choose the backbone of that family (`archit plugins` lists them)"
-        )
-    prefix = b.obj.checkpoint_prefix
+    from .build import hf_backbone_mapping
+
+    mapping = hf_backbone_mapping(checkpoint, saved, b)
     return {
-        "format": "transformers", "backbone_config": b.obj.config_from_dict(saved),
-        "key_mapping": {f"^{re.escape(prefix)}\\.": "backbone."} if prefix else {}, "skip_prefix": None,
-        "why": "a Hugging Face checkpoint gives the backbone only",
+        "format": "transformers", "backbone_config": b.obj.config_from_dict(saved), "key_mapping": mapping,
+        "skip_prefix": None, "why": "a Hugging Face checkpoint gives the backbone only",
     }
 
 
