@@ -21,6 +21,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ._imports import resolve
 from .errors import DeclarationError
 
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -52,11 +53,7 @@ def call(func: ast.expr, args: list[ast.expr] | None = None, keywords: dict[str,
 
 
 def _lookup(module_name: str, qualname: str) -> Any:
-    module = sys.modules.get(module_name) or importlib.import_module(module_name)
-    value: Any = module
-    for part in qualname.split("."):
-        value = getattr(value, part)
-    return value
+    return resolve(f"{module_name}:{qualname}")
 
 
 class Namespace:

@@ -27,7 +27,6 @@ from .errors import ConfigError
 from .head import HFEquivalent
 from .hookspecs import hookimpl
 
-DISTRIBUTION = "archit-core"
 DESCRIPTION = "any model_type transformers' AutoModel builds (`archit backbones --all` lists them)"
 
 #: Config field names families use for one fact, in the order they are tried.
@@ -78,6 +77,7 @@ _STANDARD_INPUTS = frozenset({"token_type_ids", "position_ids", "inputs_embeds"}
 
 
 # -- transformers' tables, read lazily ------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
 def model_types() -> dict[str, str]:
     """Normalised name -> ``model_type`` for every model type ``AutoModel`` maps (imports transformers)."""
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
@@ -144,13 +144,6 @@ class GenericBackbone(TransformersBackbone):
     def provides(self, config: Any) -> frozenset[str]:
         caps = super().provides(config)
         return caps | {"pooler"} if self.always_pooled else caps
-
-    @property
-    def registered_name(self) -> str:
-        """``name@archit-core``: this backbone even where a dedicated plugin registers the same name."""
-        from .registry import _normalise
-
-        return f"{_normalise(self.hf_model_type)}@{DISTRIBUTION}"
 
     def facts(self, config: Any) -> BackboneFacts:
         hidden = _first(config, HIDDEN)
@@ -379,7 +372,6 @@ def generic_backbone(model_type: str) -> GenericBackbone:
     # a pooler the model always builds (no add_pooling_layer switch) is a capability too
     always_pooled = getattr(module, "pooler", None) is not None and not _pooler_switch(module_class)
     what = f"the encoder ({module_class.__name__}) of {auto_class.__name__}" if encoder_of else auto_class.__name__
-    extra = {"causal": _is_decoder(model_type)} if "causal" in attrs.fields_dict(TransformersBackbone) else {}
     return GenericBackbone(
         config_class=config_class,
         model_class=module_class,
@@ -390,9 +382,9 @@ def generic_backbone(model_type: str) -> GenericBackbone:
         description=f"generic: {what}, {config_class.__name__} defaults",
         hf_model_type=model_type,
         encoder_of=encoder_of,
+        causal=_is_decoder(model_type),
         always_pooled=always_pooled,
         extra_inputs={k: v for k, v in EXTRA_INPUTS.items() if k in inspect.signature(module_class.forward).parameters},
-        **extra,
     )
 
 
