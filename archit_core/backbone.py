@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import inspect
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import attrs
 
 from ._imports import resolve
+from .configs import did_you_mean
 from .errors import ConfigError
 from .head import HFEquivalent
 
@@ -188,9 +188,7 @@ class TransformersBackbone(Backbone):
         known = _config_fields(cls) | set(self.defaults) | set(self.tiny)  # extra attributes the plugin sets itself
         for key in overrides:
             if key not in known:
-                close = difflib.get_close_matches(key, sorted(known), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"backbone_config.{key}: {cls.__name__} has no field {key!r}{hint}")
+                raise ConfigError(f"backbone_config.{key}: {cls.__name__} has no field {key!r}{did_you_mean(key, known)}")
         values = {**self.defaults, **(self.tiny if tiny else {}), **overrides}
         try:
             return cls(**values)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 import attrs
@@ -10,6 +11,12 @@ import attrs
 from .errors import ConfigError
 
 T = TypeVar("T")
+
+
+def did_you_mean(key: str, known: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``known`` names, or an empty string."""
+    close = difflib.get_close_matches(str(key), sorted(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def config_from_dict(cls: type[T], data: Mapping[str, Any] | T | None, *, where: str = "") -> T:

@@ -6,12 +6,12 @@ Every error names its place in the spec (``heads.ner.num_labels: 'num_labels' mu
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .configs import did_you_mean
 from .errors import ArchitError, ConfigError
 
 #: Top-level keys of a spec and what they hold.
@@ -92,8 +92,7 @@ def _keys(where: str, data: Any, allowed: Any, *, required: tuple[str, ...] = ()
         raise ConfigError(f"{where}: expected a mapping with keys {', '.join(allowed)}, got {type(data).__name__} {data!r}")
     for key in data:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), list(allowed), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(allowed)}"
+            hint = did_you_mean(key, allowed) or f"; valid keys: {', '.join(allowed)}"
             raise ConfigError(f"{_join(where, key)}: unknown key{hint}")
     for key in required:
         if key not in data:
