@@ -29,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "coverage.md"
+#: The heads measured: column key -> head name.
+HEADS = {"tok": "token-classification", "seq": "sequence-classification"}
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _common import machine, table  # noqa: E402
@@ -68,7 +70,7 @@ def _one(model_type: str) -> dict:
             return {"model_type": model_type, "kind": family_kind(model_type), "excluded": str(exc)}
     except Exception:
         pass  # check_model_type reports it
-    return check_model_type(model_type)
+    return check_model_type(model_type, HEADS)
 
 
 def _child_env() -> dict[str, str]:

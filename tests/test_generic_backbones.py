@@ -24,6 +24,7 @@ from archit_core.testing.generic import check_model_type, generic_name, parity, 
 
 #: model type -> (token-classification, sequence-classification) status; "parity" = same logits and loss as the
 #: Hugging Face task model imported through build(checkpoint=).
+COVERED = {"tok": "token-classification", "seq": "sequence-classification"}  # the coverage table's columns
 SAMPLE = {
     "electra": ("parity", "parity"),  # classifier.dense + out_proj with GELU
     "albert": ("parity", "parity"),  # base-model pooler
@@ -58,7 +59,7 @@ def rows() -> dict:
         if model_type not in cache:
             old = archit_core.set_host(None)
             try:
-                cache[model_type] = check_model_type(model_type)
+                cache[model_type] = check_model_type(model_type, COVERED)
             finally:
                 archit_core.set_host(old)
         return cache[model_type]
@@ -224,7 +225,7 @@ def test_a_base_checkpoint_loads_into_the_backbone_with_the_model_prefix(tmp_pat
     base.save_pretrained(tmp_path)
     model = archit_core.build("electra@archit-core", "token-classification", checkpoint=tmp_path, strict=True).eval()
     assert model.loading_report.fresh.get("head")
-    batch = probe_batch(base.config, "token-classification")
+    batch = probe_batch(base.config, model.head)
     with torch.no_grad():
         torch.testing.assert_close(model.backbone(input_ids=batch["input_ids"]).last_hidden_state,
                                    base(input_ids=batch["input_ids"]).last_hidden_state)
@@ -241,7 +242,7 @@ def test_encoder_decoder_checkpoints_load_into_the_encoder_with_tied_embeddings(
     model = archit_core.build("bart", "token-classification", checkpoint=tmp_path, strict=True).eval()
     assert not model.loading_report.fresh.get("backbone")
     encoder = hf.get_encoder()
-    batch = probe_batch(config, "token-classification")
+    batch = probe_batch(config, model.head)
     with torch.no_grad():
         torch.testing.assert_close(model.backbone.embed_tokens.weight, encoder.embed_tokens.weight)
         torch.testing.assert_close(model.backbone(input_ids=batch["input_ids"]).last_hidden_state,
@@ -263,7 +264,7 @@ def test_a_generic_model_saves_and_loads_with_archit_and_auto_model(tmp_path) ->
     model = archit_core.build("albert", "sequence-classification", tiny=True, head_config={"num_labels": 3}).eval()
     assert model.config.plugins["backbone"]["distribution"] == "archit-core"
     model.save_pretrained(tmp_path)
-    batch = probe_batch(model.config.backbone_config, "sequence-classification")
+    batch = probe_batch(model.config.backbone_config, model.head)
     again, auto = archit_core.load(tmp_path).eval(), AutoModel.from_pretrained(tmp_path).eval()
     with torch.no_grad():
         expected = model(**batch)

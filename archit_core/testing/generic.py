@@ -1,18 +1,19 @@
 """Checks of the core's generic backbones, shared by the test suite and ``benchmarks/bench_coverage.py``.
 
-:func:`check_model_type` builds one Hugging Face ``model_type`` as a generic backbone (tiny) with the token- and
-sequence-classification heads, trains one step, and checks parity with the family's ``*ForTokenClassification`` /
-``*ForSequenceClassification`` through checkpoint import: the Hugging Face task model is saved with
-``save_pretrained`` and loaded with ``archit_core.build(..., checkpoint=)``; logits and loss must be equal.
+:func:`check_model_type` builds one Hugging Face ``model_type`` as a generic backbone (tiny) with each of the heads
+it is given, trains one step, and checks parity with the family's Hugging Face class of each head through checkpoint
+import: the Hugging Face task model is saved with ``save_pretrained`` and loaded with
+``archit_core.build(..., checkpoint=)``; its outputs and loss must be equal. The callers choose the heads.
 torch is imported when a check runs.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from typing import Any
 
-HEADS = {"tok": "token-classification", "seq": "sequence-classification"}
+#: Labels of the Hugging Face model in a parity check, for heads whose layout shares ``num_labels``.
 NUM_LABELS = 3
 
 
@@ -38,32 +39,23 @@ def family_kind(model_type: str) -> str:
     return "decoder"
 
 
-def probe_batch(config: Any, head: str, extra_inputs: Any = None, *, head_module: Any = None) -> dict[str, Any]:
+def probe_batch(config: Any, head_module: Any, extra_inputs: Any = None) -> dict[str, Any]:
     """The layout-inference batch of the tiny config (second example right-padded, zeros for the backbone's
-    ``extra_inputs``) with labels for ``head``: random classes for the classification heads; for another head,
-    given its built ``head_module``, inputs of the head's probe shape and labels from its ``dummy_labels``."""
+    ``extra_inputs``) in the input shape of ``head_module``'s class, with labels from its ``dummy_labels``."""
     import torch
 
     from archit_core.dummy import _context
     from archit_core.generic import _probe_batch, _probe_shape
 
     generator = torch.Generator().manual_seed(2)
-    if head not in HEADS.values():
-        head_class = type(head_module)
-        batch = _probe_batch(config, extra_inputs, _probe_shape(head_class, head_module.config))
-        make_labels = getattr(head_class, "dummy_labels", None)
-        if make_labels is not None:
-            ids = batch["input_ids"]
-            context = _context(make_labels, head_module.backbone_facts, ids)
-            batch["labels"] = make_labels(head_module.config, ids.shape[0], ids.shape[-1], generator=generator, **context)
-        return batch
-    batch = _probe_batch(config, extra_inputs)
-    if head == HEADS["tok"]:
-        labels = torch.randint(0, NUM_LABELS, batch["input_ids"].shape, generator=generator)
-        labels[batch["attention_mask"] == 0] = -100
-    else:
-        labels = torch.randint(0, NUM_LABELS, (batch["input_ids"].shape[0],), generator=generator)
-    return {**batch, "labels": labels}
+    head_class = type(head_module)
+    batch = _probe_batch(config, extra_inputs, _probe_shape(head_class, head_module.config))
+    make_labels = getattr(head_class, "dummy_labels", None)
+    if make_labels is not None:
+        ids = batch["input_ids"]
+        context = _context(make_labels, head_module.backbone_facts, ids)
+        batch["labels"] = make_labels(head_module.config, ids.shape[0], ids.shape[-1], generator=generator, **context)
+    return batch
 
 
 def train_step(name: str, head: str) -> None:
@@ -72,8 +64,8 @@ def train_step(name: str, head: str) -> None:
 
     import archit_core
 
-    model = archit_core.build(name, head, tiny=True, head_config={"num_labels": NUM_LABELS})
-    batch = probe_batch(model.config.backbone_config, head, getattr(model.backbone_spec, "extra_inputs", None))
+    model = archit_core.build(name, head, tiny=True)
+    batch = probe_batch(model.config.backbone_config, model.head, getattr(model.backbone_spec, "extra_inputs", None))
     model.train()
     out = model(**batch)
     if out.loss is None or not torch.isfinite(out.loss):
@@ -116,7 +108,7 @@ def parity(name: str, head: str) -> tuple[str, str]:
         model = archit_core.build(name, head, checkpoint=folder, strict=True).eval()
     if model.loading_report.fresh.get("head"):
         return "mismatch", f"head weights not imported: {model.loading_report.notes}"
-    batch = probe_batch(config, head, backbone.extra_inputs, head_module=model.head)
+    batch = probe_batch(config, model.head, backbone.extra_inputs)
     if "labels" not in inspect.signature(hf.forward).parameters:
         batch.pop("labels", None)  # question answering: Hugging Face names its labels start/end_positions
     with torch.no_grad():
@@ -132,12 +124,12 @@ def parity(name: str, head: str) -> tuple[str, str]:
     return "parity", ""
 
 
-def check_model_type(model_type: str) -> dict[str, Any]:
-    """One row of the coverage table: ``built`` (both heads trained one step), and per head ``tok``/``seq`` a
-    :func:`parity` status with its reason (``error`` with the exception when building failed)."""
+def check_model_type(model_type: str, heads: Mapping[str, str]) -> dict[str, Any]:
+    """One row of the coverage table for ``heads`` (column key -> head name): ``built`` (every head trained one
+    step), and per column a :func:`parity` status with its reason (``error`` with the exception when building failed)."""
     row: dict[str, Any] = {"model_type": model_type, "kind": family_kind(model_type), "built": True, "error": ""}
     name = generic_name(model_type)
-    for key, head in HEADS.items():
+    for key, head in heads.items():
         try:
             train_step(name, head)
         except Exception as exc:
