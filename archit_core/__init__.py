@@ -25,7 +25,7 @@ from .errors import (
     PluginError,
     UnknownNameError,
 )
-from .head import HeadConfig, HeadSpec, HFEquivalent
+from .head import SEQUENCE_POOLINGS, HeadConfig, HeadSpec, HFEquivalent
 from .hookspecs import hookimpl, hookspec
 from .host import PluginHost, get_host, set_host, using
 from .registry import PluginInfo, Registration, Registry
@@ -58,6 +58,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "SEQUENCE_POOLINGS",
     "spec_schema",
     "check_spec",
     "build_optimizer",

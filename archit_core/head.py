@@ -10,6 +10,10 @@ import attrs
 from ._imports import resolve
 
 
+#: The ways ``archit_core.pool_sequence`` turns token states into one vector per sequence.
+SEQUENCE_POOLINGS = ("first", "last", "mean", "pooler")
+
+
 @attrs.frozen(kw_only=True)
 class HeadConfig:
     """Base class of head configs (attrs, validated on construction, JSON-serialisable).

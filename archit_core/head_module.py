@@ -10,6 +10,7 @@ from torch import nn
 
 from .backbone import BackboneFacts, BackboneOutput
 from .errors import ArchitError
+from .head import SEQUENCE_POOLINGS
 
 
 @dataclass
@@ -81,10 +82,18 @@ class Head(nn.Module):
 
 
 def pool_sequence(features: BackboneOutput, mode: str) -> torch.Tensor:
-    """One vector per sequence: the ``first`` token, the ``mean`` over the attention mask, or the backbone's ``pooler``."""
+    """One vector per sequence (``SEQUENCE_POOLINGS``): the ``first`` token, the ``last`` one the attention mask keeps
+    (what decoder classifiers read), the ``mean`` over the attention mask, or the backbone's ``pooler``."""
     states = features.token_states
     if mode == "first":
         return states[:, 0]
+    if mode == "last":
+        mask = features.attention_mask
+        if mask is None:
+            return states[:, -1]
+        positions = torch.arange(mask.shape[-1], device=states.device)
+        last = (positions * mask.to(states.device).bool()).argmax(dim=-1)
+        return states[torch.arange(states.shape[0], device=states.device), last]
     if mode == "mean":
         mask = features.attention_mask
         if mask is None:
@@ -95,4 +104,4 @@ def pool_sequence(features: BackboneOutput, mode: str) -> torch.Tensor:
         if features.pooled is None:
             raise ArchitError("pooling='pooler' but the backbone returned no pooled output")
         return features.pooled
-    raise ValueError(f"unknown pooling {mode!r}; use 'first', 'mean' or 'pooler'")
+    raise ValueError(f"unknown pooling {mode!r}; use one of {', '.join(map(repr, SEQUENCE_POOLINGS))}")

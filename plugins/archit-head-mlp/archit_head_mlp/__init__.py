@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import attrs
 
-from archit_core import HeadConfig, HeadSpec, hookimpl, one_of, positive, probability
+from archit_core import SEQUENCE_POOLINGS, HeadConfig, HeadSpec, hookimpl, one_of, positive, probability
 
 
 def _widths(instance, attribute, value):
@@ -24,7 +24,7 @@ class MLPConfig(HeadConfig):
     dropout: float | None = attrs.field(default=None, validator=probability)
     init: str = attrs.field(default="normal", validator=one_of("normal", "xavier", "kaiming", "zeros"))
     level: str = attrs.field(default="sequence", validator=one_of("token", "sequence"))
-    pooling: str = attrs.field(default="first", validator=one_of("first", "mean", "pooler"))
+    pooling: str = attrs.field(default="first", validator=one_of(*SEQUENCE_POOLINGS))
     loss: str = attrs.field(default="cross_entropy", validator=one_of("cross_entropy", "mse", "bce"))
 
     def needs(self):

@@ -15,10 +15,10 @@ from operator import attrgetter
 
 import attrs
 
-from archit_core import HeadConfig, HeadSpec, HFEquivalent, hookimpl, one_of, positive, probability
+from archit_core import SEQUENCE_POOLINGS, HeadConfig, HeadSpec, HFEquivalent, hookimpl, one_of, positive, probability
 
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
-POOLINGS = ("first", "last", "mean", "pooler", "late")
+POOLINGS = (*SEQUENCE_POOLINGS, "late")
 
 
 def _not_on_pooler(instance: SequenceClassificationConfig, attribute: attrs.Attribute, value: bool) -> None:

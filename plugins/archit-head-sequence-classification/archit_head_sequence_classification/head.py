@@ -59,19 +59,6 @@ def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, pro
     return nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
 
 
-def pool(features, mode: str) -> torch.Tensor:
-    """``pool_sequence``, plus ``"last"``: the last position the attention mask keeps (every position's last one
-    without a mask), which is the token Hugging Face's decoder classifiers read on right-padded batches."""
-    if mode != "last":
-        return pool_sequence(features, mode)
-    states, mask = features.token_states, features.attention_mask
-    if mask is None:
-        return states[:, -1]
-    positions = torch.arange(mask.shape[-1], device=states.device)
-    last = (positions * mask.to(states.device).bool()).argmax(dim=-1)
-    return states[torch.arange(states.shape[0], device=states.device), last]
-
-
 class SequenceClassificationHead(Head):
     """Pool the sequence, then [dropout, dense, activation], dropout and a linear classifier."""
 
@@ -98,9 +85,9 @@ class SequenceClassificationHead(Head):
     def forward(self, features, labels=None, **inputs):
         if self.config.pooling == "late":  # dense and activation on every token, then the masked mean
             states = self.pooler(features.token_states) if self.pooler is not None else features.token_states
-            pooled = self.dropout(pool(dataclasses.replace(features, token_states=states), "mean"))
+            pooled = self.dropout(pool_sequence(dataclasses.replace(features, token_states=states), "mean"))
         else:
-            pooled = self.dropout(pool(features, self.config.pooling))
+            pooled = self.dropout(pool_sequence(features, self.config.pooling))
             if self.pooler is not None:
                 pooled = self.dropout(self.pooler(pooled))
         logits = self.classifier(pooled)
