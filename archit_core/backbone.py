@@ -25,6 +25,7 @@ CAPABILITIES: dict[str, str] = {
     "pooler": "a pooled sequence vector computed by the backbone's own pooler",
     "input_embeddings": "an input embedding matrix (for tied output projections)",
     "causal": "causal attention: each token sees only earlier tokens (a decoder, needed for causal language modelling)",
+    "vocabulary": "a token vocabulary of known size (vocab_size), for heads that predict tokens",
 }
 
 
@@ -206,6 +207,8 @@ class TransformersBackbone(Backbone):
 
     def provides(self, config: Any) -> frozenset[str]:
         caps = {"token_states", "hidden_states", "input_embeddings"}
+        if getattr(config, "vocab_size", None):
+            caps.add("vocabulary")
         if self._pooler_arg():
             caps.add("pooler")
         if self.causal or getattr(config, "is_decoder", False):

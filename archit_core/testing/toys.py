@@ -82,7 +82,7 @@ class ToyBackbone(Backbone):
         return dict(config)
 
     def provides(self, config: Any) -> frozenset[str]:
-        caps = {"token_states", "hidden_states"} | ({"pooler"} if self.with_pooler else set())
+        caps = {"token_states", "hidden_states", "vocabulary"} | ({"pooler"} if self.with_pooler else set())
         return frozenset(caps | ({"input_embeddings"} if self.with_input_embeddings else set()))
 
     def input_embeddings(self, module: nn.Module) -> nn.Module | None:

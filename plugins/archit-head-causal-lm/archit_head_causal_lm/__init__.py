@@ -23,7 +23,7 @@ class CausalLMConfig(HeadConfig):
     )
 
     def needs(self) -> frozenset[str]:
-        needs = {"token_states", "causal"}
+        needs = {"token_states", "causal", "vocabulary"}
         # None may resolve to tied (by the backbone config), so only an explicit False needs no input embeddings
         return frozenset(needs | {"input_embeddings"} if self.tie_word_embeddings is not False else needs)
 

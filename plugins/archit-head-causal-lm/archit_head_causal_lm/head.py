@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from archit_core import Head, HeadOutput, IncompatibleHeadError
+from archit_core import Head, HeadOutput
 
 IGNORE_INDEX = -100
 
@@ -26,11 +26,6 @@ class CausalLMHead(Head):
 
     def __init__(self, config, backbone):
         super().__init__(config, backbone)
-        if not backbone.vocab_size:
-            raise IncompatibleHeadError(
-                "head 'causal-lm' predicts tokens, so it needs the backbone's vocabulary size, and this backbone's "
-                "config states none (vocab_size); use a backbone with a token vocabulary"
-            )
         tie = config.tie_word_embeddings
         self.tied = tie if tie is not None else backbone.tie_word_embeddings is not False
         self.decoder = nn.Linear(backbone.embedding_size or backbone.hidden_size, backbone.vocab_size, bias=False)

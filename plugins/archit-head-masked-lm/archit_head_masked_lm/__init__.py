@@ -33,7 +33,8 @@ class MaskedLMConfig(HeadConfig):
     layer_norm_eps: float | None = attrs.field(default=None, validator=_positive_float)
 
     def needs(self) -> frozenset[str]:
-        return frozenset({"token_states", "input_embeddings"} if self.tie_word_embeddings else {"token_states"})
+        needs = {"token_states", "vocabulary"}
+        return frozenset(needs | {"input_embeddings"} if self.tie_word_embeddings else needs)
 
 
 #: The ``cls.predictions`` layout of BERT-style masked-LM heads (the Hugging Face output bias ``cls.predictions.bias``

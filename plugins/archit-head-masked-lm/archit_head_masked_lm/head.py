@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 from transformers.activations import ACT2FN
 
-from archit_core import ConfigError, Head, HeadOutput, IncompatibleHeadError
+from archit_core import ConfigError, Head, HeadOutput
 
 #: Share of positions given a label in dummy batches (the rest are -100, as in masked-LM training data).
 DUMMY_MASK_RATE = 0.3
@@ -29,22 +27,12 @@ class PredictionTransform(nn.Module):
         return self.layer_norm(self.activation(self.dense(states)))
 
 
-def vocabulary_size(facts: Any, head: str) -> int:
-    """The backbone's vocabulary size, or :class:`IncompatibleHeadError` when its config states none."""
-    if not facts.vocab_size:
-        raise IncompatibleHeadError(
-            f"head {head!r} predicts tokens, so it needs the backbone's vocabulary size, and this backbone's config "
-            "states none (vocab_size); use a backbone with a token vocabulary"
-        )
-    return int(facts.vocab_size)
-
-
 class MaskedLMHead(Head):
     """``logits = decoder(transform(states))``; the decoder's weight is the input embedding matrix when tied."""
 
     def __init__(self, config, backbone):
         super().__init__(config, backbone)
-        vocab = vocabulary_size(backbone, "masked-lm")
+        vocab = backbone.vocab_size  # the "vocabulary" capability, checked at build time
         width = backbone.embedding_size or backbone.hidden_size
         activation = config.activation or backbone.hidden_act or "gelu"
         eps = config.layer_norm_eps if config.layer_norm_eps is not None else backbone.layer_norm_eps
