@@ -54,7 +54,10 @@ def probe_batch(config: Any, head_module: Any, extra_inputs: Any = None) -> dict
     if make_labels is not None:
         ids = batch["input_ids"]
         context = _context(make_labels, head_module.backbone_facts, ids)
-        batch["labels"] = make_labels(head_module.config, ids.shape[0], ids.shape[-1], generator=generator, **context)
+        labels = make_labels(head_module.config, ids.shape[0], ids.shape[-1], generator=generator, **context)
+        if labels.shape == ids.shape and not labels.is_floating_point():  # per-token labels: padding ignored, as
+            labels = labels.masked_fill(batch["attention_mask"] == 0, -100)  # data collators pad them (-100)
+        batch["labels"] = labels
     return batch
 
 
