@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -53,6 +54,27 @@ class BackboneFacts:
         return self.classifier_dropout if self.classifier_dropout is not None else self.dropout
 
 
+def _with_past_key_values_alias(cls: type) -> type:
+    """Accept and read ``past_key_values`` (the cache's name before transformers 5.24) on ``cls`` as a deprecated
+    alias of ``cache``, for one release."""
+    init = cls.__init__
+
+    def __init__(self: Any, *args: Any, past_key_values: Any = None, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if past_key_values is not None:
+            warnings.warn(f"{cls.__name__}(past_key_values=...) is deprecated; pass cache=...", DeprecationWarning, stacklevel=2)
+            self.cache = self.cache if self.cache is not None else past_key_values
+
+    def past_key_values(self: Any) -> Any:
+        warnings.warn(f"{cls.__name__}.past_key_values is deprecated; read .cache", DeprecationWarning, stacklevel=2)
+        return self.cache
+
+    cls.__init__ = __init__  # type: ignore[method-assign]
+    cls.past_key_values = property(past_key_values)  # type: ignore[attr-defined]
+    return cls
+
+
+@_with_past_key_values_alias
 @dataclasses.dataclass
 class BackboneOutput:
     """What a backbone hands to a head."""
@@ -62,7 +84,7 @@ class BackboneOutput:
     hidden_states: tuple[Any, ...] | None = None
     pooled: Any = None
     #: The key/value cache a decoder returns (``use_cache``), handed back to it on the next generation step.
-    past_key_values: Any = None
+    cache: Any = None
 
 
 class Backbone:
@@ -244,13 +266,15 @@ class TransformersBackbone(Backbone):
         )
 
     def encode(self, module: Any, inputs: Mapping[str, Any], *, output_hidden_states: bool = False) -> BackboneOutput:
+        from .transformers_compat import cache_of
+
         out = module(**inputs, output_hidden_states=output_hidden_states, return_dict=True)
         return BackboneOutput(
             token_states=out.last_hidden_state,
             attention_mask=inputs.get("attention_mask"),
             hidden_states=getattr(out, "hidden_states", None),
             pooled=getattr(out, "pooler_output", None),
-            past_key_values=getattr(out, "past_key_values", None),
+            cache=cache_of(out),
         )
 
 

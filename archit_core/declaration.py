@@ -14,6 +14,8 @@ import copy
 import hashlib
 import inspect
 import linecache
+import os
+import tempfile
 import sys
 import types
 import warnings
@@ -602,7 +604,9 @@ class Declaration:
         if self._module is None:
             digest = hashlib.sha256(self.code.encode()).hexdigest()[:16]
             module_name = f"archit_declared_{digest}"
-            filename = f"<archit declaration {module_name}>"
+            # A real file: transformers reads a model class's module source from its __file__ (some releases
+            # open() it directly), and inspect finds the classes' source there.
+            filename = str(_source_file(module_name, self.code))
             module = types.ModuleType(module_name, "Classes declared by archit_core.declare.")
             module.__file__ = filename
             lines = self.code.splitlines(keepends=True)
@@ -767,3 +771,16 @@ def declare_command(factory: str, *, reference: str | None = None, output: str |
     if verify:
         err.write(f"{declaration.verify()}\n")
     return 0
+
+
+def _source_file(module_name: str, code: str) -> Path:
+    """``code`` written (atomically, once per content) to ``<tmp>/archit-declarations/<module_name>.py``."""
+    folder = Path(tempfile.gettempdir()) / "archit-declarations"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{module_name}.py"
+    if not path.is_file() or path.read_text(encoding="utf-8") != code:
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(code)
+        os.replace(tmp, path)
+    return path

@@ -81,6 +81,7 @@ def convert_hf_state_dict(model: Any, state_dict: Mapping[str, Any]) -> tuple[di
 def import_hf_state_dict(model: Any, state_dict: Mapping[str, Any]) -> None:
     """Load a Hugging Face task model's weights into an equivalent archit model, strictly."""
     converted, unused = convert_hf_state_dict(model, state_dict)
+    unused = [k for k in unused if not _aliases(state_dict[k], converted.values())]
     result = model.load_state_dict(converted, strict=False)
     tied = getattr(model, "all_tied_weights_keys", None) or {}  # a tied copy is loaded with its source
     missing = [k for k in result.missing_keys if not (k in tied and tied[k] in converted)]
@@ -89,3 +90,12 @@ def import_hf_state_dict(model: Any, state_dict: Mapping[str, Any]) -> None:
             f"Hugging Face weights do not match this archit model: unused {unused[:8]}, "
             f"missing {missing[:8]}, unexpected {list(result.unexpected_keys)[:8]}"
         )
+
+
+def _aliases(tensor: Any, others: Any) -> bool:
+    """Whether ``tensor`` is a tied alias of one of ``others`` (the same memory and shape), as a weight that some
+    transformers releases register twice in a task model's state dict (DeBERTa's ``lm_predictions.lm_head.weight``)."""
+    if not hasattr(tensor, "data_ptr") or tensor.device.type == "meta":
+        return False
+    return any(o is tensor or (o.device == tensor.device and o.data_ptr() == tensor.data_ptr() and o.shape == tensor.shape)
+               for o in others if hasattr(o, "data_ptr"))

@@ -6,6 +6,7 @@ from typing import Any
 
 from transformers import PreTrainedConfig
 
+from .transformers_compat import CACHE
 from .errors import ArchitError, MissingPluginError, UnknownNameError
 from .host import get_host
 from .registry import Registration
@@ -47,7 +48,7 @@ class ArchitConfig(PreTrainedConfig):
 
     model_type = "archit"
     #: Output fields the Trainer leaves out of predictions: a decoder's cache, a multi-task model's per-task losses.
-    keys_to_ignore_at_inference = ["past_key_values", "losses"]
+    keys_to_ignore_at_inference = [CACHE, "losses"]
 
     backbone: str | None = None
     backbone_config: Any = None
@@ -58,11 +59,28 @@ class ArchitConfig(PreTrainedConfig):
     #: (``head`` and ``head_config`` are then None; see ``archit_core.multitask``).
     heads: dict | None = None
 
-    def __post_init__(self, **kwargs: Any) -> None:
-        if isinstance(self.backbone_config, dict) and self.backbone:
-            reg = resolve_part("backbone", self.backbone, (self.plugins or {}).get("backbone"))
-            self.backbone_config = reg.obj.config_from_dict(self.backbone_config)
-        super().__post_init__(**kwargs)
+    def __init__(
+        self,
+        backbone: str | None = None,
+        backbone_config: Any = None,
+        head: str | None = None,
+        head_config: dict | None = None,
+        plugins: dict | None = None,
+        heads: dict | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # An explicit __init__ works both where PreTrainedConfig is a plain class (early 5.x releases) and where it
+        # is a dataclass (transformers keeps a subclass's own __init__ there, as it does for remote-code configs).
+        if isinstance(backbone_config, dict) and backbone:
+            reg = resolve_part("backbone", backbone, (plugins or {}).get("backbone"))
+            backbone_config = reg.obj.config_from_dict(backbone_config)
+        self.backbone = backbone
+        self.backbone_config = backbone_config
+        self.head = head
+        self.head_config = head_config
+        self.plugins = plugins
+        self.heads = heads
+        super().__init__(**kwargs)
 
     @property  # type: ignore[override]
     def sub_configs(self) -> dict[str, type]:

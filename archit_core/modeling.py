@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.utils import ModelOutput
+
+from .transformers_compat import CACHE, output_class, rename_cache_kwargs
 
 from .errors import IncompatibleHeadError
 from .backbone import CAPABILITIES
@@ -30,14 +31,13 @@ def check_compatible(backbone: Registration, head: Registration, backbone_config
         )
 
 
-@dataclass
-class ArchitOutput(ModelOutput):
-    """Output of :class:`ModelWithHead`."""
-
-    loss: torch.Tensor | None = None
-    logits: Any = None
-    past_key_values: Any = None
-    hidden_states: tuple[torch.Tensor, ...] | None = None
+ArchitOutput = output_class(
+    "ArchitOutput",
+    [("loss", "torch.Tensor | None"), ("logits", Any), ("cache", Any), ("hidden_states", "tuple[torch.Tensor, ...] | None")],
+    doc="Output of :class:`ModelWithHead`: ``loss``, ``logits``, a decoder's key/value cache under transformers' own "
+    "name for it (``cache`` from 5.24, ``past_key_values`` before) and the hidden states on request.",
+    module=__name__,
+)
 
 
 class ModelWithHead(PreTrainedModel):
@@ -98,6 +98,9 @@ class ModelWithHead(PreTrainedModel):
         from .head_module import Head
 
         embeddings = super().resize_token_embeddings(*args, **kwargs)
+        projection = self.get_output_embeddings()
+        if isinstance(getattr(projection, "out_features", None), int):  # a tied projection re-tied to the resized
+            projection.out_features = projection.weight.shape[0]  # matrix keeps a stale size on some releases
         facts = self.backbone_spec.facts(self.config.backbone_config)
         for module in self.head.modules():
             if isinstance(module, Head):
@@ -129,6 +132,7 @@ class ModelWithHead(PreTrainedModel):
         **kwargs: Any,
     ) -> ArchitOutput | tuple:
         kwargs.pop("num_items_in_batch", None)  # the Trainer's loss-normalisation hint is no backbone input
+        rename_cache_kwargs(kwargs)
         head_names = (*self.head_spec.inputs, *getattr(self.head_spec, "optional_inputs", ()))
         head_inputs = {name: kwargs.pop(name) for name in head_names if name in kwargs}
         inputs = {
@@ -151,7 +155,7 @@ class ModelWithHead(PreTrainedModel):
             result,
             loss=result.loss,
             logits=result.logits,
-            past_key_values=features.past_key_values,
+            **{CACHE: features.cache},
             hidden_states=features.hidden_states if output_hidden_states else None,
         )
         return output if return_dict is not False else output.to_tuple()

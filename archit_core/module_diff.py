@@ -145,6 +145,8 @@ def build_reference(cls: type, config: Any, classes: set[type]) -> tuple[nn.Modu
             owner.__init__ = recorder(function)
         with torch.device("meta"):
             reference = cls(config)
+            if callable(getattr(reference, "tie_weights", None)):
+                reference.tie_weights()  # some transformers releases skip tying when built on the meta device
     except Exception as exc:
         raise DeclarationError(
             f"building a fresh {cls.__qualname__} from the instance's config failed ({type(exc).__name__}: {exc}); "

@@ -74,11 +74,14 @@ def test_every_backbone_weight_loaded_only_head_fresh(model: archit_core.ModelWi
     assert report.format == "transformers"
     # AutoModel builds BertModel with its pooler; a token classifier has none (as BertForTokenClassification).
     hf_state = {k: v for k, v in hf_model.state_dict().items() if not k.startswith("pooler.")}
+    # Buffers are built by the model, not read (some releases keep position_ids in the state dict); values below.
+    weights = set(hf_state) - {k for k, _ in hf_model.named_buffers()}
     assert set(report.loaded) == {"backbone"}
-    assert set(report.loaded["backbone"]) == {f"backbone.{k}" for k in hf_state}
+    assert set(report.loaded["backbone"]) == {f"backbone.{k}" for k in weights}
     assert dict(report.fresh) == {"head": ("head.classifier.bias", "head.classifier.weight")}
     assert not report.mismatched
-    assert set(report.ignored) == {"pooler.dense.bias", "pooler.dense.weight"}
+    buffers = {k for k, _ in hf_model.named_buffers()}  # a saved buffer the model rebuilds may be left unread
+    assert set(report.ignored) - buffers == {"pooler.dense.bias", "pooler.dense.weight"}
     assert any("head 'token-classification' is fresh" in note for note in report.notes)
     ours = model.backbone.state_dict()
     assert set(ours) == set(hf_state)

@@ -88,7 +88,7 @@ def _pad_last(batch: dict[str, Any]) -> dict[str, Any]:
 
 
 #: Model output fields that are no predictions: the contract compares every other field as logits.
-_NOT_PREDICTIONS = frozenset({"loss", "hidden_states", "past_key_values", "losses", "attentions"})
+_NOT_PREDICTIONS = frozenset({"loss", "hidden_states", "cache", "past_key_values", "losses", "attentions"})
 
 
 def _predictions(output: Any) -> dict[str, Any]:

@@ -49,3 +49,18 @@ def fake_distribution(tmp_path: Path) -> Iterator[Callable[..., FakeDistribution
     yield make
     for dist in reversed(made):
         dist.remove()
+
+
+def pytest_report_header(config: Any) -> str:
+    """The versions archit is tested against, at the top of every run (a new transformers that breaks archit
+    is then named in the first lines of the log)."""
+    from importlib import metadata
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    supported = next((r for r in (metadata.requires("archit-core") or []) if r.startswith("transformers")), "?")
+    return f"archit: transformers {version('transformers')} (archit-core supports {supported}), torch {version('torch')}"

@@ -52,6 +52,29 @@ def test_cache_is_returned_and_reused(gpt2_model) -> None:
     torch.testing.assert_close(step.logits[:, -1], full[:, -1])
 
 
+def test_the_cache_follows_transformers_own_name(gpt2_model) -> None:
+    """The output's cache field has the name transformers' own causal-LM outputs use on this release (``cache``
+    from 5.24, ``past_key_values`` before), and a cache passed under either name is reused."""
+    from transformers.modeling_outputs import CausalLMOutputWithPast
+
+    from archit_core.transformers_compat import CACHE
+
+    assert CACHE in CausalLMOutputWithPast.__dataclass_fields__
+    assert CACHE in archit_core.ArchitOutput.__dataclass_fields__
+    assert set(archit_core.ArchitOutput.__dataclass_fields__) - {CACHE} == {"loss", "logits", "hidden_states"}
+    ids = prompt()
+    with torch.no_grad():
+        full = gpt2_model(input_ids=ids).logits
+        for name in ("cache", "past_key_values"):
+            first = gpt2_model(input_ids=ids[:, :-1], use_cache=True)
+            cache = first[CACHE]
+            assert cache is not None and first.to_tuple()[1] is cache
+            step = gpt2_model(input_ids=ids[:, -1:], use_cache=True, **{name: cache})
+            torch.testing.assert_close(step.logits[:, -1], full[:, -1])
+        with pytest.raises(archit_core.ArchitError, match="both as"):
+            gpt2_model(input_ids=ids[:, -1:], cache=cache, past_key_values=cache)
+
+
 def test_encoders_are_refused_unless_configured_as_decoders() -> None:
     pytest.importorskip("archit_backbone_bert")
     with pytest.raises(archit_core.IncompatibleHeadError, match="'causal'"):

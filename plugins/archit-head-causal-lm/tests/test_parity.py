@@ -82,6 +82,24 @@ def test_greedy_generation_matches(backbone: str, overrides: dict) -> None:
 
 
 @pytest.mark.parametrize(("backbone", "overrides"), CASES, ids=IDS)
+def test_beam_search_and_generate_outputs_match(backbone: str, overrides: dict) -> None:
+    """Beam search over the key/value cache and ``return_dict_in_generate``: the same sequences, scores and
+    output fields as the Hugging Face model's, under this transformers' names."""
+    hf = hf_model(backbone, overrides)
+    model = imported(backbone, hf)
+    inputs = batch()
+    del inputs["labels"]
+    options = {"max_new_tokens": 4, "do_sample": False, "num_beams": 3, "pad_token_id": 0,
+               "return_dict_in_generate": True, "output_scores": True, "use_cache": True}
+    expected, got = hf.generate(**inputs, **options), model.generate(**inputs, **options)
+    assert type(got) is type(expected) and set(got.keys()) == set(expected.keys())
+    assert torch.equal(got.sequences, expected.sequences)
+    torch.testing.assert_close(got.sequences_scores, expected.sequences_scores)
+    for ours, theirs in zip(got.scores, expected.scores, strict=True):
+        torch.testing.assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize(("backbone", "overrides"), CASES, ids=IDS)
 def test_exports_to_hugging_face(backbone: str, overrides: dict) -> None:
     hf = hf_model(backbone, overrides)
     exported = archit_core.to_transformers(imported(backbone, hf))
