@@ -142,7 +142,9 @@ def to_transformers(model: Any) -> Any:
     config = hf_config(model, eq)
     auto = getattr(transformers, eq.auto_class, None)
     if auto is None:
-        raise ArchitError(f"transformers {transformers.__version__} has no {eq.auto_class}, which head {model.config.head!r} names")
+        from .transformers_compat import TRANSFORMERS_VERSION
+
+        raise ArchitError(f"transformers {TRANSFORMERS_VERSION} has no {eq.auto_class}, which head {model.config.head!r} names")
     try:
         hf_model = auto.from_config(config, dtype=model.dtype)
     except ValueError as exc:  # the Auto class knows no model of this config's type

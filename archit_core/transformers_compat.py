@@ -26,18 +26,18 @@ DIFFERENCES: tuple[tuple[str, str, str], ...] = (
      "(`output_class`), backbone outputs are read with `cache_of`, and `ModelWithHead.forward` accepts either name "
      "(`rename_cache_kwargs`). `BackboneOutput.cache` replaces `BackboneOutput.past_key_values` (a deprecated alias)."),
     ("`PreTrainedConfig` is a plain class or a dataclass with `__post_init__`",
-     "plain class (5.0-5.x), dataclass (newer)",
+     "plain class (5.0-5.3), dataclass (5.4+)",
      "`ArchitConfig` has its own `__init__`, which transformers keeps on dataclass configs (as for remote code), "
      "so one class works on both."),
-    ("`_can_set_*_implementation` open the model class's module file", "5.x before 5.13 `open()` it",
+    ("`_can_set_*_implementation` read the model class's module source", "`open(__file__)` (5.0-5.12), `inspect` (5.13+)",
      "declared classes are executed from a real file (`<tmp>/archit-declarations/`), not a pseudo file name."),
-    ("a tied projection re-tied after `resize_token_embeddings` keeps its old `out_features`", "5.0",
+    ("a tied projection re-tied after `resize_token_embeddings` keeps its old `out_features`", "5.0 (not 5.6+)",
      "`ModelWithHead.resize_token_embeddings` sets `out_features` from the resized weight."),
-    ("models built on the meta device are not tied", "5.0",
+    ("models built on the meta device are not tied", "5.0 (not 5.6+)",
      "`declare` ties its meta-device reference (`tie_weights()`) before comparing ties."),
-    ("tied aliases in task models' state dicts (DeBERTa's `lm_predictions.lm_head.weight`)", "5.0-5.12",
+    ("tied aliases in task models' state dicts (DeBERTa's `lm_predictions.lm_head.weight`)", "5.0-5.12 (not 5.18+)",
      "Hugging Face keys that alias a tensor already imported are ties, not unused weights."),
-    ("`XLMRobertaForMultipleChoice` is built without the pooler its forward reads", "5.0-5.12",
+    ("`XLMRobertaForMultipleChoice` is built without the pooler its forward reads", "5.0-5.12 (not 5.18+)",
      "a Hugging Face bug: no layout to import; the generic backbone reports `no-layout` with the reason."),
 )
 

@@ -94,7 +94,7 @@ def _write(rows: list[dict]) -> None:
     failures = [(row["version"], name) for row in rows for name in row["failed"]]
     if failures:
         lines += ["", "Failing tests:", ""] + [f"- {v}: `{name}`" for v, name in failures]
-    lines += ["", "Skips are tests of model types the release does not have yet.", "",
+    lines += ["", "Skips: a CUDA-only test, and tests of model types the release does not have yet.", "",
               "## What differs, and how archit adapts", "",
               "Everything below lives in `archit_core/transformers_compat.py` (feature detection, no version "
               "comparisons) or is a version-independent fix noted there.", "",
