@@ -1,143 +1,90 @@
 """archit: any task head on any transformer backbone, from separately installed plugins.
 
-``import archit_core`` imports neither torch nor transformers; the names that need them load on first use.
+``import archit_core`` imports neither torch nor transformers: every public name below is imported from its module
+on first use. The subpackages mirror the design (docs/design.md): ``registry`` (plugins), ``parts`` (backbone and
+head contracts), ``model``, ``multitask``, ``checkpoints``, ``generic``, ``declaration``, ``rewrites``, ``specs``,
+``cli`` and ``testing``.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
-from . import _autoregister
-from .backbone import CAPABILITIES, Backbone, BackboneFacts, BackboneOutput, TransformersBackbone
-from .build import build, load, summary
-from .configs import config_from_dict, config_to_dict, one_of, positive, probability
-from .errors import (
-    ArchitError,
-    ArchitPluginWarning,
-    CheckpointError,
-    ConfigError,
-    DeclarationError,
-    DeclarationWarning,
-    IncompatibleHeadError,
-    MissingPluginError,
-    PluginConflictError,
-    PluginError,
-    UnknownNameError,
-)
-from .head import SEQUENCE_POOLINGS, HeadConfig, HeadSpec, HFEquivalent
-from .hookspecs import hookimpl, hookspec
-from .host import PluginHost, get_host, set_host, using
-from .registry import PluginInfo, Registration, Registry
-from .rewriting import RewriteSpec, load_rewrites, rewrite, rewrites_of, save_rewrites
-from .spec_schema import spec_schema
-from .specs import build_from_spec, build_optimizer, check_spec
-from .sharing import shared_copy, shares_storage
+from ._lazy import lazy_exports
+from ._moved import install as _install_moved
+from .model import _autoregister
 
 __version__ = "0.1.0"
 
-_LAZY = {
-    "ArchitConfig": "archit_core.model_config",
-    "ModelWithHead": "archit_core.modeling",
-    "ArchitOutput": "archit_core.modeling",
-    "Head": "archit_core.head_module",
-    "HeadOutput": "archit_core.head_module",
-    "pool_sequence": "archit_core.head_module",
-    "pool_words": "archit_core.word_pooling",
-    "word_ids_from_spans": "archit_core.word_pooling",
-    "WORD_POOLING_MODES": "archit_core.word_pooling",
-    "to_transformers": "archit_core.export",
-    "add_head": "archit_core.multitask",
-    "drop_head": "archit_core.multitask",
-    "build_multitask": "archit_core.multitask",
-    "Declaration": "archit_core.declaration",
-    "DeclarationContext": "archit_core.declaration",
-    "ModuleCode": "archit_core.declaration",
-    "declare": "archit_core.declaration",
-    "print_difference": "archit_core.declaration",
+#: Every public name of archit_core and the module that defines it: the one source of ``__all__``.
+_EXPORTS = {
+    'ArchitError': '.errors',
+    'ArchitPluginWarning': '.errors',
+    'CheckpointError': '.errors',
+    'ConfigError': '.errors',
+    'DeclarationError': '.errors',
+    'DeclarationWarning': '.errors',
+    'IncompatibleHeadError': '.errors',
+    'MissingPluginError': '.errors',
+    'PluginConflictError': '.errors',
+    'PluginError': '.errors',
+    'UnknownNameError': '.errors',
+    'to_transformers': '.checkpoints.export',
+    'Declaration': '.declaration.declare',
+    'DeclarationContext': '.declaration.declare',
+    'ModuleCode': '.declaration.declare',
+    'declare': '.declaration.declare',
+    'print_difference': '.declaration.declare',
+    'build': '.model.build',
+    'load': '.model.build',
+    'summary': '.model.build',
+    'ArchitConfig': '.model.config',
+    'ArchitOutput': '.model.modeling',
+    'ModelWithHead': '.model.modeling',
+    'add_head': '.multitask.tasks',
+    'build_multitask': '.multitask.tasks',
+    'drop_head': '.multitask.tasks',
+    'Backbone': '.parts.backbone',
+    'BackboneFacts': '.parts.backbone',
+    'BackboneOutput': '.parts.backbone',
+    'CAPABILITIES': '.parts.backbone',
+    'TransformersBackbone': '.parts.backbone',
+    'config_from_dict': '.parts.configs',
+    'config_to_dict': '.parts.configs',
+    'one_of': '.parts.configs',
+    'positive': '.parts.configs',
+    'probability': '.parts.configs',
+    'HFEquivalent': '.parts.head',
+    'HeadConfig': '.parts.head',
+    'HeadSpec': '.parts.head',
+    'SEQUENCE_POOLINGS': '.parts.head',
+    'Head': '.parts.head_module',
+    'HeadOutput': '.parts.head_module',
+    'pool_sequence': '.parts.head_module',
+    'WORD_POOLING_MODES': '.parts.word_pooling',
+    'pool_words': '.parts.word_pooling',
+    'word_ids_from_spans': '.parts.word_pooling',
+    'hookimpl': '.registry.hookspecs',
+    'hookspec': '.registry.hookspecs',
+    'PluginHost': '.registry.host',
+    'get_host': '.registry.host',
+    'set_host': '.registry.host',
+    'using': '.registry.host',
+    'PluginInfo': '.registry.registrations',
+    'Registration': '.registry.registrations',
+    'Registry': '.registry.registrations',
+    'RewriteSpec': '.rewrites.rewrite',
+    'load_rewrites': '.rewrites.rewrite',
+    'rewrite': '.rewrites.rewrite',
+    'rewrites_of': '.rewrites.rewrite',
+    'save_rewrites': '.rewrites.rewrite',
+    'shared_copy': '.rewrites.sharing',
+    'shares_storage': '.rewrites.sharing',
+    'spec_schema': '.specs.schema',
+    'build_from_spec': '.specs.spec',
+    'build_optimizer': '.specs.spec',
+    'check_spec': '.specs.spec',
 }
 
-__all__ = [
-    "SEQUENCE_POOLINGS",
-    "spec_schema",
-    "check_spec",
-    "build_optimizer",
-    "build_from_spec",
-    "shares_storage",
-    "shared_copy",
-    "save_rewrites",
-    "rewrites_of",
-    "rewrite",
-    "load_rewrites",
-    "RewriteSpec",
-    "CAPABILITIES",
-    "ArchitConfig",
-    "ArchitError",
-    "ArchitOutput",
-    "ArchitPluginWarning",
-    "Backbone",
-    "BackboneFacts",
-    "BackboneOutput",
-    "CheckpointError",
-    "ConfigError",
-    "Declaration",
-    "DeclarationContext",
-    "DeclarationError",
-    "DeclarationWarning",
-    "HFEquivalent",
-    "Head",
-    "HeadConfig",
-    "HeadOutput",
-    "HeadSpec",
-    "ModuleCode",
-    "IncompatibleHeadError",
-    "MissingPluginError",
-    "ModelWithHead",
-    "PluginConflictError",
-    "PluginError",
-    "PluginHost",
-    "PluginInfo",
-    "Registration",
-    "Registry",
-    "TransformersBackbone",
-    "UnknownNameError",
-    "WORD_POOLING_MODES",
-    "add_head",
-    "build",
-    "build_multitask",
-    "config_from_dict",
-    "config_to_dict",
-    "drop_head",
-    "declare",
-    "get_host",
-    "hookimpl",
-    "hookspec",
-    "load",
-    "one_of",
-    "pool_sequence",
-    "pool_words",
-    "positive",
-    "print_difference",
-    "probability",
-    "set_host",
-    "summary",
-    "to_transformers",
-    "using",
-    "word_ids_from_spans",
-]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, globals())
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'archit_core' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
-
+_install_moved()
 _autoregister.install()

@@ -2,7 +2,7 @@
 ``RobertaForTokenClassification`` holding the same weights, side by side in one process.
 
 - Both models: roberta-base architecture (hidden 768, 12 layers), 9 labels, the same weights (the Hugging Face model
-  is built first and its state dict copied into the archit model with ``archit_core.interop.import_hf_state_dict``),
+  is built first and its state dict copied into the archit model with ``archit_core.checkpoints.interop.import_hf_state_dict``),
   the same attention implementation; the outputs are checked equal before timing.
 - forward: eval mode under ``torch.no_grad()``; forward+backward: train mode with dropout, loss from labels,
   ``backward()``, gradients freed between runs. With the same seed both draw the same dropout masks, so their losses
@@ -32,7 +32,7 @@ TARGET_RATIO = 1.02
 
 def make_models(num_labels: int, device: str, *, tiny: bool = False) -> tuple[torch.nn.Module, torch.nn.Module]:
     import archit_core
-    from archit_core.interop import import_hf_state_dict
+    from archit_core.checkpoints.interop import import_hf_state_dict
     from transformers import RobertaForTokenClassification
 
     torch.manual_seed(0)

@@ -32,7 +32,7 @@ print(json.dumps({{"seconds": elapsed, "torch": "torch" in sys.modules, "transfo
 
 PLUGINS_PROBE = """
 import contextlib, io, json, sys
-from archit_core.cli import main
+from archit_core.cli.main import main
 with contextlib.redirect_stdout(io.StringIO()) as out:
     code = main(["plugins"])
 print(json.dumps({"code": code, "torch": "torch" in sys.modules, "transformers": "transformers" in sys.modules}))
@@ -42,7 +42,7 @@ print(json.dumps({"code": code, "torch": "torch" in sys.modules, "transformers":
 def archit_command() -> list[str]:
     """The installed console script, else the module."""
     script = shutil.which("archit")
-    return [script] if script else [sys.executable, "-m", "archit_core.cli"]
+    return [script] if script else [sys.executable, "-m", "archit_core.cli.main"]
 
 
 def wall(cmd: list[str]) -> float:

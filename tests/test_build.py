@@ -11,7 +11,7 @@ from archit_core.testing.toys import PooledConfig
 
 
 def test_a_head_needing_what_the_backbone_lacks_is_refused_at_build_time(toy_host, monkeypatch):
-    from archit_core.modeling import ModelWithHead
+    from archit_core.model.modeling import ModelWithHead
 
     built = []
     monkeypatch.setattr(ModelWithHead, "__init__", lambda self, config: built.append(config))

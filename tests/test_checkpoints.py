@@ -74,7 +74,7 @@ def test_automodel_from_pretrained_loads_an_archit_checkpoint(saved, batch, tmp_
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = torch.load(tmp_path / "out.pt")
-    assert result["class"] == "archit_core.modeling.ModelWithHead"
+    assert result["class"] == "archit_core.model.modeling.ModelWithHead"
     torch.testing.assert_close(result["logits"], model(**batch).logits)
 
 

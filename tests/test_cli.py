@@ -11,14 +11,14 @@ import pytest
 
 import archit_core
 from archit_core import Backbone, PluginHost, hookimpl
-from archit_core.cli import main
+from archit_core.cli.main import main
 
 INSTALLED_BACKBONE = "roberta"
 INSTALLED_HEAD = "token-classification"
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "archit_core.cli", *args], capture_output=True, text=True, timeout=300,
+    return subprocess.run([sys.executable, "-m", "archit_core.cli.main", *args], capture_output=True, text=True, timeout=300,
                           env=env)
 
 
@@ -132,7 +132,7 @@ def test_plugins_exits_2_in_strict_mode_with_a_broken_plugin(fake_distribution):
 def test_plugins_imports_neither_torch_nor_transformers():
     code = (
         "import sys, io, contextlib\n"
-        "from archit_core.cli import main\n"
+        "from archit_core.cli.main import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    assert main(['plugins']) == 0 and main(['plugins', '--json']) == 0\n"
         "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"

@@ -12,7 +12,7 @@ import transformers
 from safetensors.torch import save_file
 
 import archit_core
-from archit_core.cli import main
+from archit_core.cli.main import main
 
 TINY = {"vocab_size": 1000, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
 LABELS = {0: "O", 1: "B-LOC", 2: "I-LOC"}
@@ -161,7 +161,7 @@ def test_inspect_names_the_plugins_a_checkpoint_needs_that_are_not_installed(arc
 def test_inspect_an_archit_checkpoint_imports_neither_torch_nor_transformers(archit_folder):
     code = (
         "import sys, io, contextlib\n"
-        "from archit_core.cli import main\n"
+        "from archit_core.cli.main import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    assert main(['inspect', {str(archit_folder[1])!r}]) == 0\n"
         f"    assert main(['inspect', {str(archit_folder[1])!r}, '--json']) == 0\n"

@@ -102,9 +102,9 @@ def test_allow_no_grad_excuses_named_parameters(toy_host, add_plugin):
 
 
 def test_a_build_that_ignores_a_missing_capability_is_caught(toy_host, monkeypatch):
-    import archit_core.modeling
+    import archit_core.model.modeling
 
-    monkeypatch.setattr(archit_core.modeling, "check_compatible", lambda *args: None)
+    monkeypatch.setattr(archit_core.model.modeling, "check_compatible", lambda *args: None)
     with pytest.raises(ContractError, match="did not raise IncompatibleHeadError"):
         check_pair("toy", "pooled", host=toy_host)
 

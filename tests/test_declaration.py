@@ -158,7 +158,7 @@ def test_one_projection_in_one_layer_builds_only_that_layer_differently():
     # the tie of the decoder to the word embeddings is still valid, so it is kept (no override)
     assert "_tied_weights_keys" not in declaration.code
     assert any({"lm_head.decoder.weight", "roberta.embeddings.word_embeddings.weight"} <= set(g)
-               for g in archit_core.module_diff.tied_groups(built))
+               for g in archit_core.declaration.diff.tied_groups(built))
 
 
 def test_same_change_in_several_layers_gives_one_class():

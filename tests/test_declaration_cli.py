@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from archit_core import PluginHost
-from archit_core.cli import main
+from archit_core.cli.main import main
 
 FACTORY = textwrap.dedent(
     '''

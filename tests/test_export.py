@@ -8,7 +8,7 @@ import transformers
 
 import archit_core
 from archit_core import ArchitError, to_transformers
-from archit_core.interop import head_config_for_hf
+from archit_core.checkpoints.interop import head_config_for_hf
 
 BACKBONES = ("roberta", "bert", "deberta")
 HEADS = {

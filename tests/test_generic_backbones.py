@@ -18,8 +18,8 @@ import pytest
 import torch
 
 import archit_core
-from archit_core.cli import main
-from archit_core.generic import generic_backbone
+from archit_core.cli.main import main
+from archit_core.generic.backbones import generic_backbone
 from archit_core.testing.generic import check_model_type, generic_name, parity, probe_batch
 
 #: model type -> (token-classification, sequence-classification) status; "parity" = same logits and loss as the
@@ -105,7 +105,7 @@ def test_span_token_and_choice_heads_import_hugging_face_checkpoints(model_type:
 def _hf_task_class_fails(model_type: str, head: str) -> bool:
     import transformers
 
-    from archit_core.interop import hf_class_name
+    from archit_core.checkpoints.interop import hf_class_name
 
     spec = archit_core.get_host().head(head).obj
     config = generic_backbone(model_type).make_config(tiny=True)
@@ -120,7 +120,7 @@ def _hf_task_class_fails(model_type: str, head: str) -> bool:
 
 
 def test_inferred_layouts_map_aliases_and_modules_out_of_registration_order() -> None:
-    from archit_core.generic import infer_head_layout
+    from archit_core.generic.backbones import infer_head_layout
 
     host = archit_core.get_host()
     mlm = host.head("masked-lm").obj
@@ -343,7 +343,7 @@ def test_last_pooling_reads_the_last_unpadded_token() -> None:
 def test_archit_plugins_lists_the_generic_provider_without_importing_torch() -> None:
     code = (
         "import sys, io, contextlib\n"
-        "from archit_core.cli import main\n"
+        "from archit_core.cli.main import main\n"
         "out = io.StringIO()\n"
         "with contextlib.redirect_stdout(out): main(['plugins'])\n"
         "print(out.getvalue()); print('torch' in sys.modules, 'transformers' in sys.modules)\n"

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import archit_core
-from archit_core.dummy import dummy_batch
-from archit_core.head import needs_of
-from archit_core.head_module import Head
+from archit_core.parts.dummy import dummy_batch
+from archit_core.parts.head import needs_of
+from archit_core.parts.head_module import Head
 
 HOST = archit_core.get_host()
 BACKBONES = HOST.registry.names("backbone")

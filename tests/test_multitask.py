@@ -7,7 +7,7 @@ import torch
 import transformers
 
 import archit_core
-from archit_core.multitask import add_head, drop_head
+from archit_core.multitask.tasks import add_head, drop_head
 
 pytest.importorskip("archit_backbone_bert")
 pytest.importorskip("archit_head_question_answering")

@@ -12,7 +12,7 @@ import torch
 
 import archit_core
 from archit_core import ConfigError
-from archit_core.cli import main
+from archit_core.cli.main import main
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "specs" / "multitask.yaml"
 SMALL = {"num_hidden_layers": 1}

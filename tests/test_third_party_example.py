@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import archit_core
-from archit_core.interop import head_config_for_hf, import_hf_state_dict
+from archit_core.checkpoints.interop import head_config_for_hf, import_hf_state_dict
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "archit-backbone-electra"
 
@@ -45,7 +45,7 @@ def test_electra_example_is_discovered_and_matches_hugging_face(fake_distributio
     torch.testing.assert_close(ours.logits, theirs.logits)
     torch.testing.assert_close(ours.loss, theirs.loss)
 
-    from archit_core.head import needs_of
+    from archit_core.parts.head import needs_of
 
     provides = reg.obj.provides(reg.obj.make_config(tiny=True))
     built = []

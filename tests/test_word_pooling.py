@@ -1,4 +1,4 @@
-"""Word-level pooling (``archit_core.word_pooling``) against a per-word Python reference, from word ids and from word
+"""Word-level pooling (``archit_core.parts.word_pooling``) against a per-word Python reference, from word ids and from word
 spans, and its errors on bad input."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import archit_core
-from archit_core.word_pooling import pool_words, word_ids_from_spans
+from archit_core.parts.word_pooling import pool_words, word_ids_from_spans
 
 
 def _segmentation(generator: torch.Generator, batch: int, seq_len: int) -> torch.Tensor:

@@ -5,7 +5,7 @@
 Each release (default: the floor in .ci/transformers-floor.txt, a few between, and the newest the registry serves)
 is installed with its own dependencies into a cache folder (``~/.cache/archit-compat/<version>``) that shadows the
 current environment's transformers through PYTHONPATH; everything else (torch, peft, the editable archit packages)
-is the current environment's. Each run's counts, its time and what ``archit_core.transformers_compat`` detected
+is the current environment's. Each run's counts, its time and what ``archit_core.model.transformers_compat`` detected
 go into the table, with the differences archit adapts.
 """
 
@@ -53,7 +53,7 @@ def _overlay(version: str) -> Path:
 
 def _run(version: str) -> dict:
     env = dict(os.environ, PYTHONPATH=str(_overlay(version)), ARCHIT_STRICT_PLUGINS="1")
-    probe = "import json, archit_core.transformers_compat as c; print(json.dumps(c.features()))"
+    probe = "import json, archit_core.model.transformers_compat as c; print(json.dumps(c.features()))"
     features = json.loads(subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
                                          check=True, cwd=ROOT).stdout)
     start = time.perf_counter()
@@ -71,7 +71,7 @@ def _run(version: str) -> dict:
 def _write(rows: list[dict]) -> None:
     from importlib import metadata
 
-    from archit_core.transformers_compat import DIFFERENCES
+    from archit_core.model.transformers_compat import DIFFERENCES
 
     lines = [
         "# Compatibility",

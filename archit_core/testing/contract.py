@@ -100,7 +100,7 @@ def _token_inputs(facts: Any, batch_size: int, seq_len: int, generator: Any) -> 
     """Token ids and a padded attention mask for a bare backbone module (no head, so no model for dummy_batch)."""
     import torch
 
-    from archit_core.dummy import FIRST_ORDINARY_ID
+    from archit_core.parts.dummy import FIRST_ORDINARY_ID
 
     vocab = facts.vocab_size or 100
     input_ids = torch.randint(min(FIRST_ORDINARY_ID, vocab - 1), vocab, (batch_size, seq_len), generator=generator)
@@ -108,9 +108,9 @@ def _token_inputs(facts: Any, batch_size: int, seq_len: int, generator: Any) -> 
 
 
 def _model_batch(where: str, model: Any, batch_size: int, seq_len: int, generator: Any) -> tuple[dict[str, Any], Any]:
-    """Inputs (with the head's extra inputs) and labels from :func:`archit_core.dummy.dummy_batch`."""
+    """Inputs (with the head's extra inputs) and labels from :func:`archit_core.parts.dummy.dummy_batch`."""
     from archit_core import ArchitError
-    from archit_core.dummy import dummy_batch
+    from archit_core.parts.dummy import dummy_batch
 
     try:
         batch = dummy_batch(model, batch_size, seq_len, generator=generator)
@@ -178,7 +178,7 @@ def check_pair(
     import torch
 
     import archit_core
-    from archit_core.head import needs_of
+    from archit_core.parts.head import needs_of
 
     host = _host(host)
     where = f"backbone {backbone!r} with head {head!r}"

@@ -19,7 +19,7 @@ NUM_LABELS = 3
 
 def generic_name(model_type: str) -> str:
     """``model_type@archit-core``: the generic backbone even where a dedicated plugin registers the name."""
-    from archit_core.registry import _normalise
+    from archit_core.registry.registrations import _normalise
 
     return f"{_normalise(model_type)}@archit-core"
 
@@ -32,7 +32,7 @@ def family_kind(model_type: str) -> str:
 
     if getattr(CONFIG_MAPPING[model_type](), "is_encoder_decoder", False):
         return "encoder-decoder"
-    from archit_core.generic import _is_decoder
+    from archit_core.generic.backbones import _is_decoder
 
     if model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES or not _is_decoder(model_type):
         return "encoder"
@@ -44,8 +44,8 @@ def probe_batch(config: Any, head_module: Any, extra_inputs: Any = None) -> dict
     ``extra_inputs``) in the input shape of ``head_module``'s class, with labels from its ``dummy_labels``."""
     import torch
 
-    from archit_core.dummy import _context
-    from archit_core.generic import _probe_batch, _probe_shape
+    from archit_core.parts.dummy import _context
+    from archit_core.generic.backbones import _probe_batch, _probe_shape
 
     generator = torch.Generator().manual_seed(2)
     head_class = type(head_module)
@@ -88,8 +88,8 @@ def parity(name: str, head: str) -> tuple[str, str]:
     import torch
 
     import archit_core
-    from archit_core.generic import infer_head_layout
-    from archit_core.interop import hf_class_name
+    from archit_core.generic.backbones import infer_head_layout
+    from archit_core.checkpoints.interop import hf_class_name
 
     host = archit_core.get_host()
     backbone, spec = host.backbone(name).obj, host.head(head).obj

@@ -36,7 +36,7 @@ def hf_head_model(backbone: str, head: str, *, host: Any = None, **overrides: An
     import transformers
 
     from archit_core import get_host
-    from archit_core.interop import equivalent
+    from archit_core.checkpoints.interop import equivalent
 
     host = host or get_host()
     config = host.backbone(backbone).obj.make_config(tiny=True, overrides=overrides)
@@ -48,7 +48,7 @@ def archit_from_hf(backbone: str, head: str, hf: Any, *, host: Any = None) -> An
     """The archit model of ``head`` on ``backbone`` equivalent to the Hugging Face model ``hf`` (its config, the
     head config that reproduces it, its weights), in eval mode."""
     from archit_core import build
-    from archit_core.interop import head_config_for_hf, import_hf_state_dict
+    from archit_core.checkpoints.interop import head_config_for_hf, import_hf_state_dict
 
     head_config = head_config_for_hf(backbone, head, hf.config, host=host)
     model = build(backbone, head, backbone_config=hf.config, head_config=head_config, host=host)

@@ -8,7 +8,7 @@ import torch
 import transformers
 
 import archit_core
-from archit_core.modeling import GenerativeModelWithHead, ModelWithHead
+from archit_core.model.modeling import GenerativeModelWithHead, ModelWithHead
 
 HEAD = "causal-lm"
 
@@ -57,7 +57,7 @@ def test_the_cache_follows_transformers_own_name(gpt2_model) -> None:
     from 5.24, ``past_key_values`` before), and a cache passed under either name is reused."""
     from transformers.modeling_outputs import CausalLMOutputWithPast
 
-    from archit_core.transformers_compat import CACHE
+    from archit_core.model.transformers_compat import CACHE
 
     assert CACHE in CausalLMOutputWithPast.__dataclass_fields__
     assert CACHE in archit_core.ArchitOutput.__dataclass_fields__

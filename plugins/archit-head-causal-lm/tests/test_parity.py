@@ -9,7 +9,7 @@ import torch
 import transformers
 
 import archit_core
-from archit_core.interop import head_config_for_hf, import_hf_state_dict
+from archit_core.checkpoints.interop import head_config_for_hf, import_hf_state_dict
 
 HEAD = "causal-lm"
 CASES = [("gpt2", {}), ("llama", {}), ("llama", {"tie_word_embeddings": True})]

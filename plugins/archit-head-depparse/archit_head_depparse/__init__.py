@@ -1,6 +1,6 @@
 """archit head ``dependency-parsing``: a biaffine dependency parser (Dozat & Manning, 2017) on any backbone.
 
-Subword states are pooled into words (:mod:`archit_core.word_pooling`), a learned root vector is put at word
+Subword states are pooled into words (:mod:`archit_core.parts.word_pooling`), a learned root vector is put at word
 position 0, and MLPs feed a biaffine arc scorer and a bilinear relation scorer (:mod:`.head`). Trees come from
 :func:`archit_head_depparse.decoding.decode` (Chu-Liu/Edmonds or Eisner); :mod:`.metrics` gives UAS and LAS.
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import attrs
 
 from archit_core import HeadConfig, HeadSpec, hookimpl, one_of, positive, probability
-from archit_core.word_pooling import WORD_POOLING_MODES
+from archit_core.parts.word_pooling import WORD_POOLING_MODES
 
 HEAD = "dependency-parsing"
 

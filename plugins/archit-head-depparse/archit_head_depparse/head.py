@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from transformers.utils import ModelOutput
 
 from archit_core import ArchitError, Head, HeadOutput
-from archit_core.word_pooling import pool_words, word_ids_from_spans
+from archit_core.parts.word_pooling import pool_words, word_ids_from_spans
 
 IGNORE = -100
 

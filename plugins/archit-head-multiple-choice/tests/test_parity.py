@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from archit_core.interop import head_config_for_hf
+from archit_core.checkpoints.interop import head_config_for_hf
 from archit_core.testing.parity import assert_outputs_match, head_parity, hf_head_model
 
 HEAD = "multiple-choice"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import attrs
 
 from archit_core import HeadConfig, HeadSpec, HFEquivalent, hookimpl, probability
-from archit_core.configs import non_negative
+from archit_core.parts.configs import non_negative
 
 __all__ = ["QuestionAnsweringConfig", "SpanPrediction", "best_spans", "provide_head"]
 

@@ -7,7 +7,7 @@ import torch
 import transformers
 
 import archit_core
-from archit_core.interop import equivalent, head_config_for_hf, import_hf_state_dict
+from archit_core.checkpoints.interop import equivalent, head_config_for_hf, import_hf_state_dict
 
 HEAD = "token-classification"
 

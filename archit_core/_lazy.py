@@ -1,0 +1,26 @@
+"""Lazy exports for archit_core and its subpackages: one table of ``name -> module`` gives ``__all__``,
+``__getattr__`` and ``__dir__``, so importing a package imports none of its modules until a name is used."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from importlib import import_module
+from typing import Any
+
+
+def lazy_exports(package: str, table: Mapping[str, str], namespace: dict[str, Any]) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
+    """``(__getattr__, __dir__, __all__)`` for ``package``: each name in ``table`` is imported from its module
+    (relative to ``package``) on first use and then cached in ``namespace``, the package's globals."""
+
+    def __getattr__(name: str) -> Any:
+        module = table.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(import_module(module, package), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(table))
+
+    return __getattr__, __dir__, sorted(table)

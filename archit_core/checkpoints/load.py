@@ -1,0 +1,156 @@
+"""Loading checkpoints into the right parts of a model, with a report of every key that was not loaded."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ..errors import CheckpointError
+
+PARTS = ("backbone", "head")
+
+
+def _part(key: str) -> str:
+    first = key.split(".", 1)[0]
+    return first if first in PARTS else "other"
+
+
+def _group(keys: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    groups: dict[str, list[str]] = {}
+    for key in sorted(keys):
+        groups.setdefault(_part(key), []).append(key)
+    return {part: tuple(found) for part, found in groups.items()}
+
+
+@attrs.frozen
+class LoadingReport:
+    """What a load did, by part: keys loaded, left fresh (missing from the checkpoint), ignored (in the
+    checkpoint but not used) and mismatched in shape; plus notes on decisions such as a fresh head."""
+
+    source: str
+    format: str
+    loaded: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    fresh: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    ignored: tuple[str, ...] = ()
+    mismatched: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Every weight of the model came from the checkpoint and nothing in it was left unused."""
+        return not (any(self.fresh.values()) or self.ignored or self.mismatched)
+
+    def __str__(self) -> str:
+        lines = [f"loaded {self.source} ({self.format} checkpoint)"]
+        for part in sorted(set(self.loaded) | set(self.fresh)):
+            loaded, fresh = self.loaded.get(part, ()), self.fresh.get(part, ())
+            lines.append(f"  {part}: {len(loaded)} loaded, {len(fresh)} fresh")
+            lines.extend(f"    fresh: {k}" for k in fresh[:20])
+            if len(fresh) > 20:
+                lines.append(f"    ... and {len(fresh) - 20} more fresh")
+        if self.ignored:
+            lines.append(f"  ignored (in the checkpoint, not used): {len(self.ignored)}")
+            lines.extend(f"    {k}" for k in self.ignored[:20])
+        if self.mismatched:
+            lines.append(f"  mismatched shapes: {', '.join(self.mismatched)}")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    from transformers.utils import logging as hf_logging
+
+    previous, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(previous)
+        if bar:
+            hf_logging.enable_progress_bar()
+
+
+def from_pretrained(
+    cls: type,
+    path: str | Path,
+    config: Any,
+    *,
+    key_mapping: Mapping[str, str] | None,
+    format: str,
+    notes: Iterable[str] = (),
+    strict: bool = False,
+    skip_prefix: str | None = None,
+    warn_skipped: bool = True,
+    **kwargs: Any,
+) -> Any:
+    """``cls.from_pretrained`` with archit's renaming, then a :class:`LoadingReport` on ``model.loading_report``.
+
+    Checkpoint keys starting with ``skip_prefix`` (another task's head) are never loaded and are reported as
+    ignored. The renaming is forgotten after loading, so the model saves in archit's own layout. With ``strict``,
+    any fresh backbone weight raises :class:`CheckpointError`; otherwise it is warned about.
+    """
+    skipped: list[str] = []
+    if skip_prefix is not None:
+        from .folder import read_state_dict
+
+        state = read_state_dict(path)
+        skipped = sorted(k for k in state if k.startswith(skip_prefix))
+        kwargs["state_dict"] = {k: v for k, v in state.items() if not k.startswith(skip_prefix)}
+    from pickle import UnpicklingError
+
+    from safetensors import SafetensorError
+
+    try:
+        source = None if "state_dict" in kwargs else str(path)
+        with _quiet_transformers():  # its key listing would repeat, in its own terms, what the LoadingReport says
+            model, info = cls.from_pretrained(source, config=config, key_mapping=dict(key_mapping or {}), output_loading_info=True, **kwargs)
+    except SafetensorError as exc:
+        raise CheckpointError(
+            f"{str(path)!r} holds a safetensors file that is not readable (corrupt or truncated?): {exc}. "
+            "Save or download the checkpoint again."
+        ) from exc
+    except UnpicklingError as exc:  # transformers loads .bin with weights_only=True: nothing else is unpickled
+        raise CheckpointError(
+            f"the .bin weights of {str(path)!r} could not be loaded with weights_only=True (they may contain code, "
+            "or be corrupt); archit never unpickles arbitrary objects: convert the checkpoint to safetensors. "
+            f"Details: {exc}"
+        ) from exc
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise CheckpointError(f"could not load {str(path)!r}: {exc}") from exc
+    model.__dict__.pop("_weight_conversions", None)  # save in archit's layout, not the checkpoint's
+    missing = set(info.get("missing_keys") or ())
+    mismatched = {m[0] if isinstance(m, tuple) else m for m in info.get("mismatched_keys") or ()}
+    unexpected = sorted({*info.get("unexpected_keys", ()), *skipped})
+    report = LoadingReport(
+        source=str(path),
+        format=format,
+        loaded=_group(set(model.state_dict()) - missing - mismatched),
+        fresh=_group(missing),
+        ignored=tuple(unexpected),
+        mismatched=tuple(sorted(mismatched)),
+        notes=tuple(notes),
+    )
+    model.loading_report = report
+    fresh_backbone = report.fresh.get("backbone", ())
+    if fresh_backbone:
+        message = (
+            f"{len(fresh_backbone)} backbone weight(s) were not in {str(path)!r} and are randomly initialised "
+            f"(e.g. {', '.join(fresh_backbone[:3])}). See model.loading_report."
+        )
+        if strict:
+            raise CheckpointError(message + " Loading with strict=True refuses this.")
+        warnings.warn(message, stacklevel=3)
+    if skipped and warn_skipped:  # the checkpoint's own task head, which is not this head's equivalent: trained weights left behind
+        warnings.warn(
+            f"the checkpoint's own head ({len(skipped)} weights, e.g. {skipped[0]}) is not loaded: it is not the "
+            f"equivalent of this head, which starts fresh. Train it before use; see model.loading_report.",
+            stacklevel=3,
+        )
+    return model

@@ -1,0 +1,170 @@
+"""Verification of a declaration: the generated code, imported as a module, rebuilds the modified model.
+
+:func:`verify` builds the top class from the instance's config and checks, in order: the module tree (paths,
+classes, parameter and buffer shapes), that the instance's state dict loads strictly, the tied parameter groups,
+every buffer's values, and eval-mode outputs on a dummy batch. Any difference raises
+:class:`~archit_core.DeclarationError` with the report.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import torch
+from torch import nn
+
+from ..errors import DeclarationError
+from .diff import structure_difference, tied_groups
+
+
+@attrs.frozen
+class Check:
+    """One verification step: its name, whether it passed, and what was seen."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@attrs.frozen
+class VerificationReport:
+    """The checks :func:`verify` ran; ``str()`` gives one line per check."""
+
+    top: str
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def __str__(self) -> str:
+        lines = [f"verified {self.top}:" if self.ok else f"verification of {self.top} FAILED:"]
+        lines += [f"  {'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}" for c in self.checks]
+        return "\n".join(lines)
+
+
+def dummy_inputs(model: nn.Module, *, batch_size: int = 2, seq_len: int = 8) -> dict[str, Any]:
+    """A small random batch for ``model``: token ids below its ``config.vocab_size`` (an archit model's dummy
+    batch, without labels), else the model's own ``dummy_inputs``."""
+    generator = torch.Generator().manual_seed(0)
+    if hasattr(model, "backbone_spec") and hasattr(model, "head_spec"):
+        from ..parts.dummy import dummy_batch
+
+        return dummy_batch(model, batch_size, seq_len, labels=False, generator=generator)
+    vocab = getattr(getattr(model, "config", None), "vocab_size", None)
+    if isinstance(vocab, int) and vocab > 0:
+        ids = torch.randint(min(5, vocab - 1), vocab, (batch_size, seq_len), generator=generator)
+        batch = {getattr(model, "main_input_name", "input_ids"): ids}
+        params = inspect.signature(model.forward).parameters
+        if "attention_mask" in params:
+            batch["attention_mask"] = torch.ones_like(ids)
+        return batch
+    inputs = getattr(model, "dummy_inputs", None)
+    if isinstance(inputs, Mapping):
+        return dict(inputs)
+    raise DeclarationError(
+        f"archit cannot make a dummy batch for a {type(model).__qualname__} (its config has no vocab_size and it has "
+        "no dummy_inputs); pass verify(inputs={...}) or verify(outputs=False)"
+    )
+
+
+def _compare_outputs(mine: Any, theirs: Any, where: str = "output") -> str | None:
+    if hasattr(mine, "to_tuple") and hasattr(theirs, "to_tuple"):
+        mine, theirs = mine.to_tuple(), theirs.to_tuple()
+    if isinstance(mine, torch.Tensor) and isinstance(theirs, torch.Tensor):
+        try:
+            torch.testing.assert_close(theirs, mine)
+        except AssertionError as exc:
+            return f"{where}: {str(exc).splitlines()[0]}"
+        return None
+    if type(mine) is type(theirs) and hasattr(mine, "layers") and hasattr(mine, "get_seq_length"):  # a KV cache
+        mine, theirs = ([(getattr(layer, "keys", None), getattr(layer, "values", None)) for layer in c.layers] for c in (mine, theirs))
+    if isinstance(mine, Mapping) and isinstance(theirs, Mapping):
+        if mine.keys() != theirs.keys():
+            return f"{where}: keys {sorted(mine)} vs {sorted(theirs)}"
+        return next((d for k in mine if (d := _compare_outputs(mine[k], theirs[k], f"{where}[{k!r}]"))), None)
+    if isinstance(mine, (tuple, list)) and isinstance(theirs, (tuple, list)):
+        if len(mine) != len(theirs):
+            return f"{where}: {len(mine)} values vs {len(theirs)}"
+        return next((d for i, (a, b) in enumerate(zip(mine, theirs)) if (d := _compare_outputs(a, b, f"{where}[{i}]"))), None)
+    return None if mine == theirs else f"{where}: {mine!r} vs {theirs!r}"
+
+
+def _run(model: nn.Module, inputs: Mapping[str, Any]) -> Any:
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model(**inputs)
+    finally:
+        model.train(training)
+
+
+def verify(declaration: Any, inputs: Mapping[str, Any] | None = None, *, outputs: bool = True) -> VerificationReport:
+    """Check that ``declaration``'s top class, built from the instance's config, is the instance (see the module
+    docstring). Returns the report; raises :class:`DeclarationError` when a check fails."""
+    instance = declaration.instance
+    top = declaration.top_class()
+    module_name = top.__module__
+    checks: list[Check] = []
+
+    def fail() -> DeclarationError:
+        return DeclarationError(str(VerificationReport(top.__qualname__, tuple(checks))))
+
+    try:
+        built = top(instance.config)
+    except Exception as exc:
+        checks.append(Check("build", False, f"{top.__qualname__}(config) raised {type(exc).__name__}: {exc}"))
+        raise fail() from exc
+    dtypes = {p.dtype for p in instance.parameters() if p.is_floating_point()}
+    if len(dtypes) == 1:
+        built = built.to(dtype=dtypes.pop())
+    checks.append(Check("build", True, f"{top.__qualname__}(config) from the instance's config"))
+
+    def same_class(mine: type, theirs: type) -> bool:
+        return mine is theirs or (theirs.__module__ == module_name and mine in theirs.__bases__)
+
+    problem = structure_difference(instance, built, classes=same_class)
+    count = sum(1 for _ in instance.modules())
+    checks.append(Check("module tree", problem is None, problem or f"{count} modules, same classes, parameter and buffer shapes"))
+    if problem:
+        raise fail()
+    try:
+        result = built.load_state_dict(instance.state_dict(), strict=True)
+    except RuntimeError as exc:
+        checks.append(Check("state dict", False, " ".join(str(exc).split())))
+        raise fail() from exc
+    checks.append(Check("state dict", not result.missing_keys and not result.unexpected_keys,
+                        f"{len(instance.state_dict())} tensors loaded strictly"))
+    mine_ties, theirs_ties = tied_groups(instance), tied_groups(built)
+    checks.append(Check("tied weights", mine_ties == theirs_ties,
+                        f"{len(mine_ties)} tied group(s) {sorted(sorted(g) for g in mine_ties)}" if mine_ties == theirs_ties else
+                        f"tied in the model only: {sorted(sorted(g) for g in mine_ties - theirs_ties)}; "
+                        f"in the rebuilt one only: {sorted(sorted(g) for g in theirs_ties - mine_ties)}"))
+    theirs_buffers = dict(built.named_buffers())
+    differing = [n for n, b in instance.named_buffers() if n not in theirs_buffers or not torch.equal(b, theirs_buffers[n].to(b.device))]
+    checks.append(Check("buffers", not differing, f"differ: {differing}" if differing else f"{len(theirs_buffers)} buffers equal"))
+    if not all(c.ok for c in checks):
+        raise fail()
+    if outputs:
+        batch = dict(inputs) if inputs is not None else dummy_inputs(instance)
+        try:
+            expected = _run(instance, batch)
+        except Exception as exc:
+            raise DeclarationError(
+                f"the instance's own forward fails on the dummy batch ({type(exc).__name__}: {exc}); pass "
+                "verify(inputs={...}) with inputs it accepts, or verify(outputs=False)"
+            ) from exc
+        try:
+            got = _run(built, batch)
+            problem = _compare_outputs(expected, got)
+        except Exception as exc:
+            problem = f"the rebuilt model's forward raised {type(exc).__name__}: {exc}"
+        shapes = {k: tuple(v.shape) for k, v in batch.items() if isinstance(v, torch.Tensor)}
+        checks.append(Check("outputs", problem is None, problem or f"equal in eval mode on {shapes}"))
+        if problem:
+            raise fail()
+    return VerificationReport(top.__qualname__, tuple(checks))

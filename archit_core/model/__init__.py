@@ -1,0 +1,29 @@
+"""The model: ArchitConfig, ModelWithHead and its outputs, the build/load pipeline, and the transformers-version adapter."""
+
+from __future__ import annotations
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    'ArchitConfig': '.config',
+    'ArchitOutput': '.modeling',
+    'CACHE': '.transformers_compat',
+    'CONFIG_OPTIONS': '.build',
+    'DIFFERENCES': '.transformers_compat',
+    'GenerativeModelWithHead': '.modeling',
+    'ModelWithHead': '.modeling',
+    'OTHER_CACHE_NAMES': '.transformers_compat',
+    'TRANSFORMERS_VERSION': '.transformers_compat',
+    'build': '.build',
+    'cache_of': '.transformers_compat',
+    'check_compatible': '.modeling',
+    'features': '.transformers_compat',
+    'hf_backbone_mapping': '.build',
+    'load': '.build',
+    'output_class': '.transformers_compat',
+    'rename_cache_kwargs': '.transformers_compat',
+    'resolve_part': '.config',
+    'summary': '.build',
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -1,0 +1,281 @@
+"""The uniform face of a backbone: how to configure, build and run it, and what it offers a head.
+
+Nothing here imports torch or transformers at module import; classes are resolved when a backbone is built.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from .._imports import resolve
+from .configs import did_you_mean
+from ..errors import ConfigError
+from .head import HFEquivalent
+
+#: Capabilities a backbone may provide and a head may need.
+CAPABILITIES: dict[str, str] = {
+    "token_states": "one vector per token from the last layer",
+    "hidden_states": "the vectors of every layer (embeddings first)",
+    "pooler": "a pooled sequence vector computed by the backbone's own pooler",
+    "input_embeddings": "an input embedding matrix (for tied output projections)",
+    "causal": "causal attention: each token sees only earlier tokens (a decoder, needed for causal language modelling)",
+    "vocabulary": "a token vocabulary of known size (vocab_size), for heads that predict tokens",
+}
+
+
+@attrs.frozen(kw_only=True)
+class BackboneFacts:
+    """What a head may rely on, read from a built backbone's config."""
+
+    hidden_size: int
+    num_layers: int
+    vocab_size: int | None = None
+    dropout: float = 0.0
+    classifier_dropout: float | None = None
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-12
+    hidden_act: str | None = None
+    provides: frozenset[str] = frozenset({"token_states"})
+    #: Width of the input embeddings when it differs from ``hidden_size`` (ALBERT-style factorised embeddings).
+    embedding_size: int | None = None
+    #: The backbone config's own choice of tying output projections to the input embeddings, if it states one.
+    tie_word_embeddings: bool | None = None
+
+    @property
+    def head_dropout(self) -> float:
+        """Dropout a head uses by default: the backbone's classifier dropout, else its hidden dropout."""
+        return self.classifier_dropout if self.classifier_dropout is not None else self.dropout
+
+
+def _with_past_key_values_alias(cls: type) -> type:
+    """Accept and read ``past_key_values`` (the cache's name before transformers 5.24) on ``cls`` as a deprecated
+    alias of ``cache``, for one release."""
+    init = cls.__init__
+
+    def __init__(self: Any, *args: Any, past_key_values: Any = None, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if past_key_values is not None:
+            warnings.warn(f"{cls.__name__}(past_key_values=...) is deprecated; pass cache=...", DeprecationWarning, stacklevel=2)
+            self.cache = self.cache if self.cache is not None else past_key_values
+
+    def past_key_values(self: Any) -> Any:
+        warnings.warn(f"{cls.__name__}.past_key_values is deprecated; read .cache", DeprecationWarning, stacklevel=2)
+        return self.cache
+
+    cls.__init__ = __init__  # type: ignore[method-assign]
+    cls.past_key_values = property(past_key_values)  # type: ignore[attr-defined]
+    return cls
+
+
+@_with_past_key_values_alias
+@dataclasses.dataclass
+class BackboneOutput:
+    """What a backbone hands to a head."""
+
+    token_states: Any
+    attention_mask: Any = None
+    hidden_states: tuple[Any, ...] | None = None
+    pooled: Any = None
+    #: The key/value cache a decoder returns (``use_cache``), handed back to it on the next generation step.
+    cache: Any = None
+
+
+class Backbone:
+    """How to build and drive one kind of backbone. Subclass it for any ``nn.Module``; use
+    :class:`TransformersBackbone` for a Hugging Face base model."""
+
+    #: Hugging Face ``base_model_prefix`` of the family's task checkpoints (``"roberta"``), if any.
+    checkpoint_prefix: str | None = None
+    #: Module roles: role name -> dotted path under the backbone module, ``*`` standing for every child.
+    roles: Mapping[str, str] = {}
+    #: Family-specific Hugging Face layouts of heads, by head name (they override the head's own).
+    head_layouts: Mapping[str, HFEquivalent] = {}
+    description: str = ""
+
+    def make_config(self, overrides: Any = None, *, tiny: bool = False) -> Any:
+        """The backbone config: the documented default (or tiny) architecture with ``overrides`` applied."""
+        raise NotImplementedError
+
+    def config_from_dict(self, data: Mapping[str, Any]) -> Any:
+        """Rebuild a config saved with a model (no validation of extra keys)."""
+        raise NotImplementedError
+
+    def config_to_dict(self, config: Any) -> dict[str, Any]:
+        """A JSON-serialisable dict of ``config``."""
+        raise NotImplementedError
+
+    def provides(self, config: Any) -> frozenset[str]:
+        """Capabilities this backbone can provide."""
+        return frozenset({"token_states"})
+
+    def build(self, config: Any, needs: frozenset[str] = frozenset()) -> Any:
+        """A fresh backbone module for ``config``, including the optional parts ``needs`` asks for."""
+        raise NotImplementedError
+
+    def facts(self, config: Any) -> BackboneFacts:
+        """The facts a head is built from."""
+        raise NotImplementedError
+
+    def encode(self, module: Any, inputs: Mapping[str, Any], *, output_hidden_states: bool = False) -> BackboneOutput:
+        """Run the backbone on model inputs."""
+        raise NotImplementedError
+
+    def input_embeddings(self, module: Any) -> Any:
+        """The input embedding module (for tying), or None."""
+        get = getattr(module, "get_input_embeddings", None)
+        return get() if get else None
+
+    def head_layout(self, head_name: str, head_spec: Any) -> HFEquivalent | None:
+        """The Hugging Face equivalent of a head on this backbone: the backbone's own layout, else the head's."""
+        return self.head_layouts.get(head_name) or head_spec.hf_equivalent
+
+    def role_paths(self, module: Any, role: str) -> list[str]:
+        """Dotted paths (under the backbone module) of every submodule playing ``role``."""
+        if role not in self.roles:
+            known = ", ".join(sorted(self.roles)) or "none"
+            raise KeyError(f"this backbone declares no module role {role!r}; declared roles: {known}")
+        return list(_expand(module, self.roles[role].split("."), ""))
+
+
+def _expand(module: Any, parts: list[str], prefix: str) -> Iterator[str]:
+    if not parts:
+        yield prefix.rstrip(".")
+        return
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        for name, child in module.named_children():
+            yield from _expand(child, rest, f"{prefix}{name}.")
+    else:
+        child = getattr(module, head, None)
+        if child is not None:
+            yield from _expand(child, rest, f"{prefix}{head}.")
+
+
+def _config_fields(config_class: type) -> set[str]:
+    names = {f.name for f in dataclasses.fields(config_class)} if dataclasses.is_dataclass(config_class) else set()
+    names |= set(getattr(config_class, "attribute_map", {}))
+    try:
+        names |= set(inspect.signature(config_class.__init__).parameters) - {"self", "kwargs"}
+    except (TypeError, ValueError):
+        pass
+    return names
+
+
+@attrs.frozen(kw_only=True)
+class TransformersBackbone(Backbone):
+    """A Hugging Face base model as a backbone; a plugin gives the classes and a few specifics.
+
+    ``defaults`` and ``tiny`` are config overrides for the documented default and the tiny test architecture;
+    ``roles`` name module paths for rewrites; ``head_layouts`` give the family's Hugging Face head layouts;
+    ``causal`` says the model is a decoder (a config with ``is_decoder=True`` makes any model one).
+    """
+
+    config_class: str | type
+    model_class: str | type
+    defaults: Mapping[str, Any] = attrs.field(factory=dict)
+    tiny: Mapping[str, Any] = attrs.field(factory=dict)
+    checkpoint_prefix: str | None = None
+    roles: Mapping[str, str] = attrs.field(factory=dict)
+    head_layouts: Mapping[str, HFEquivalent] = attrs.field(factory=dict)
+    description: str = ""
+    causal: bool = False
+
+    def _config_cls(self) -> type:
+        return resolve(self.config_class)
+
+    def _model_cls(self) -> type:
+        return resolve(self.model_class)
+
+    @property
+    def model_type(self) -> str:
+        """The Hugging Face ``model_type`` this backbone builds (used to check checkpoints)."""
+        return self._config_cls().model_type
+
+    def make_config(self, overrides: Any = None, *, tiny: bool = False) -> Any:
+        cls = self._config_cls()
+        if overrides is not None and not isinstance(overrides, Mapping):
+            if not isinstance(overrides, cls):
+                raise ConfigError(
+                    f"backbone_config: this backbone takes a {cls.__name__} (or a dict of overrides), "
+                    f"got a {type(overrides).__name__}"
+                )
+            return copy.deepcopy(overrides)
+        overrides = dict(overrides or {})
+        known = _config_fields(cls) | set(self.defaults) | set(self.tiny)  # extra attributes the plugin sets itself
+        for key in overrides:
+            if key not in known:
+                raise ConfigError(f"backbone_config.{key}: {cls.__name__} has no field {key!r}{did_you_mean(key, known)}")
+        values = {**self.defaults, **(self.tiny if tiny else {}), **overrides}
+        try:
+            return cls(**values)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"backbone_config: {cls.__name__} rejected {values}: {exc}") from exc
+
+    def config_from_dict(self, data: Mapping[str, Any]) -> Any:
+        return self._config_cls().from_dict(dict(data))
+
+    def config_to_dict(self, config: Any) -> dict[str, Any]:
+        return config.to_dict()
+
+    def _pooler_arg(self) -> bool:
+        return "add_pooling_layer" in inspect.signature(self._model_cls().__init__).parameters
+
+    def provides(self, config: Any) -> frozenset[str]:
+        caps = {"token_states", "hidden_states", "input_embeddings"}
+        if getattr(config, "vocab_size", None):
+            caps.add("vocabulary")
+        if self._pooler_arg():
+            caps.add("pooler")
+        if self.causal or getattr(config, "is_decoder", False):
+            caps.add("causal")
+        return frozenset(caps)
+
+    def build(self, config: Any, needs: frozenset[str] = frozenset()) -> Any:
+        kwargs = {"add_pooling_layer": "pooler" in needs} if self._pooler_arg() else {}
+        return self._model_cls()(config, **kwargs)
+
+    def facts(self, config: Any) -> BackboneFacts:
+        def field(*names: str, default: Any = _MISSING) -> Any:
+            for name in names:
+                value = getattr(config, name, None)
+                if value is not None:
+                    return value
+            if default is _MISSING:
+                raise ConfigError(f"{type(config).__name__} has none of the fields {', '.join(names)}; the backbone needs one")
+            return default
+
+        return BackboneFacts(
+            hidden_size=field("hidden_size", "d_model", "n_embd"),
+            num_layers=field("num_hidden_layers", "num_layers", "n_layer"),
+            vocab_size=field("vocab_size", default=None),
+            dropout=float(field("hidden_dropout_prob", "hidden_dropout", "dropout", default=0.0)),
+            classifier_dropout=field("classifier_dropout", default=None),
+            initializer_range=float(field("initializer_range", "init_std", default=0.02)),
+            layer_norm_eps=float(field("layer_norm_eps", "layer_norm_epsilon", "rms_norm_eps", default=1e-12)),
+            hidden_act=field("hidden_act", "activation_function", default=None),
+            provides=self.provides(config),
+            embedding_size=field("embedding_size", default=None),
+            tie_word_embeddings=field("tie_word_embeddings", default=None),
+        )
+
+    def encode(self, module: Any, inputs: Mapping[str, Any], *, output_hidden_states: bool = False) -> BackboneOutput:
+        from ..model.transformers_compat import cache_of
+
+        out = module(**inputs, output_hidden_states=output_hidden_states, return_dict=True)
+        return BackboneOutput(
+            token_states=out.last_hidden_state,
+            attention_mask=inputs.get("attention_mask"),
+            hidden_states=getattr(out, "hidden_states", None),
+            pooled=getattr(out, "pooler_output", None),
+            cache=cache_of(out),
+        )
+
+
+_MISSING: Any = object()

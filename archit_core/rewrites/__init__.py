@@ -1,0 +1,21 @@
+"""Non-destructive rewrites (LoRA and others): new models on the same storage, and saving/loading rewrite weights."""
+
+from __future__ import annotations
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    'HISTORY': '.rewrite',
+    'REWRITES_FILE': '.rewrite',
+    'RewriteSpec': '.rewrite',
+    'WEIGHTS_FILE': '.rewrite',
+    'load_rewrites': '.rewrite',
+    'rewrite': '.rewrite',
+    'rewrites_of': '.rewrite',
+    'save_rewrites': '.rewrite',
+    'shared_copy': '.sharing',
+    'shares_storage': '.sharing',
+    'target_paths': '.rewrite',
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, globals())
