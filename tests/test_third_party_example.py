@@ -3,10 +3,10 @@ distribution, with no change to the core: discovered through its entry point, ge
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import torch
 
 import archit_core
@@ -58,3 +58,54 @@ def test_electra_example_is_discovered_and_matches_hugging_face(fake_distributio
         assert archit_core.build("electra", head, tiny=True, host=host).backbone.__class__.__name__ == "ElectraModel"
         built.append(head)
     assert "token-classification" in built and "sequence-classification" in built
+
+
+def _install_example(fake_distribution, folder: str) -> archit_core.PluginHost:
+    """Install ``examples/<folder>`` as a fake distribution (its pyproject's name, version and entry points, every
+    module of its package) and return a strict host that discovered it."""
+    root = EXAMPLE.parent / folder
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    package = next(p for p in root.iterdir() if p.is_dir() and (p / "__init__.py").exists())
+    modules = {(package.name if f.stem == "__init__" else f"{package.name}.{f.stem}"): f.read_text() for f in package.glob("*.py")}
+    fake_distribution(project["name"], project["version"], entry_points=project["entry-points"]["archit"], modules=modules)
+    return archit_core.PluginHost(strict=True)
+
+
+def _contract_on_every_head(host: archit_core.PluginHost, backbone: str) -> list[str]:
+    """The backbone's own contract and the pair contract with every installed head; the heads that built."""
+    from archit_core.testing.contract import check_backbone_alone, check_pair
+
+    check_backbone_alone(backbone, host=host)
+    built = []
+    for head in host.registry.names("head"):
+        config = {"num_labels": 3} if head == "sequence-classification" else None
+        if check_pair(backbone, head, config, host=host).status == "ok":
+            built.append(head)
+    return built
+
+
+def test_the_short_module_backbone_example_gets_every_head(fake_distribution):
+    """docs/plugins.md's non-Hugging-Face backbone: a ModuleBackbone record of at most 30 lines plus its module."""
+    entry = EXAMPLE.parent / "archit-backbone-bilstm" / "archit_backbone_bilstm" / "__init__.py"
+    assert len(entry.read_text().splitlines()) <= 30
+    host = _install_example(fake_distribution, "archit-backbone-bilstm")
+    assert host.backbone("bilstm").plugin.distribution == "archit-backbone-bilstm"
+    built = _contract_on_every_head(host, "bilstm")
+    assert {"token-classification", "sequence-classification", "masked-lm", "multiple-choice"} <= set(built)
+    model = archit_core.build("bilstm", "token-classification", tiny=True, host=host, backbone_config={"num_layers": 3})
+    assert model.config.backbone_config["num_layers"] == 3 and len(model.backbone.layers) == 3
+    with pytest.raises(archit_core.ConfigError, match="did you mean 'num_layers'"):
+        archit_core.build("bilstm", "token-classification", tiny=True, host=host, backbone_config={"num_layer": 3})
+    with pytest.raises(archit_core.ConfigError, match="backbone_config.dropout"):
+        archit_core.build("bilstm", "token-classification", tiny=True, host=host, backbone_config={"dropout": 2.0})
+
+
+def test_an_old_style_plugin_still_works(fake_distribution):
+    """A plugin written against archit-core 0.1's documented API (a Backbone subclass with every method, a head with
+    HFEquivalent / hf_equivalent=) installs, works with every installed head and passes the contract suite."""
+    with pytest.warns(DeprecationWarning, match="hf_layout"):
+        host = _install_example(fake_distribution, "archit-backbone-bilstm-legacy")
+        spec = host.head("mean-classifier").obj
+    assert spec.hf_layout.config == {"pooling": "mean"} and spec.hf_layout is spec.hf_equivalent
+    built = _contract_on_every_head(host, "bilstm-legacy")
+    assert {"mean-classifier", "token-classification", "masked-lm"} <= set(built)

@@ -8,16 +8,16 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
-import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
 
 from .._imports import resolve
-from .configs import did_you_mean
 from ..errors import ConfigError
-from .head import HFEquivalent
+from .configs import config_fields, did_you_mean
+from .deprecation import renamed_field
+from .head import HFLayout
 
 #: Capabilities a backbone may provide and a head may need.
 CAPABILITIES: dict[str, str] = {
@@ -53,28 +53,13 @@ class BackboneFacts:
         """Dropout a head uses by default: the backbone's classifier dropout, else its hidden dropout."""
         return self.classifier_dropout if self.classifier_dropout is not None else self.dropout
 
-
-def _with_past_key_values_alias(cls: type) -> type:
-    """Accept and read ``past_key_values`` (the cache's name before transformers 5.24) on ``cls`` as a deprecated
-    alias of ``cache``, for one release."""
-    init = cls.__init__
-
-    def __init__(self: Any, *args: Any, past_key_values: Any = None, **kwargs: Any) -> None:
-        init(self, *args, **kwargs)
-        if past_key_values is not None:
-            warnings.warn(f"{cls.__name__}(past_key_values=...) is deprecated; pass cache=...", DeprecationWarning, stacklevel=2)
-            self.cache = self.cache if self.cache is not None else past_key_values
-
-    def past_key_values(self: Any) -> Any:
-        warnings.warn(f"{cls.__name__}.past_key_values is deprecated; read .cache", DeprecationWarning, stacklevel=2)
-        return self.cache
-
-    cls.__init__ = __init__  # type: ignore[method-assign]
-    cls.past_key_values = property(past_key_values)  # type: ignore[attr-defined]
-    return cls
+    def dropout_or(self, value: float | None) -> float:
+        """A head config's ``dropout``, or :attr:`head_dropout` when it is None (the backbone decides)."""
+        return value if value is not None else self.head_dropout
 
 
-@_with_past_key_values_alias
+# ``past_key_values`` is the cache's name before transformers 5.24: a deprecated alias of ``cache`` for one release.
+@renamed_field("past_key_values", "cache")
 @dataclasses.dataclass
 class BackboneOutput:
     """What a backbone hands to a head."""
@@ -96,7 +81,7 @@ class Backbone:
     #: Module roles: role name -> dotted path under the backbone module, ``*`` standing for every child.
     roles: Mapping[str, str] = {}
     #: Family-specific Hugging Face layouts of heads, by head name (they override the head's own).
-    head_layouts: Mapping[str, HFEquivalent] = {}
+    head_layouts: Mapping[str, HFLayout] = {}
     description: str = ""
 
     def make_config(self, overrides: Any = None, *, tiny: bool = False) -> Any:
@@ -132,9 +117,9 @@ class Backbone:
         get = getattr(module, "get_input_embeddings", None)
         return get() if get else None
 
-    def head_layout(self, head_name: str, head_spec: Any) -> HFEquivalent | None:
-        """The Hugging Face equivalent of a head on this backbone: the backbone's own layout, else the head's."""
-        return self.head_layouts.get(head_name) or head_spec.hf_equivalent
+    def head_layout(self, head_name: str, head_spec: Any) -> HFLayout | None:
+        """The Hugging Face layout of a head on this backbone: the backbone's own layout, else the head's."""
+        return self.head_layouts.get(head_name) or head_spec.hf_layout
 
     def role_paths(self, module: Any, role: str) -> list[str]:
         """Dotted paths (under the backbone module) of every submodule playing ``role``."""
@@ -158,32 +143,22 @@ def _expand(module: Any, parts: list[str], prefix: str) -> Iterator[str]:
             yield from _expand(child, rest, f"{prefix}{head}.")
 
 
-def _config_fields(config_class: type) -> set[str]:
-    names = {f.name for f in dataclasses.fields(config_class)} if dataclasses.is_dataclass(config_class) else set()
-    names |= set(getattr(config_class, "attribute_map", {}))
-    try:
-        names |= set(inspect.signature(config_class.__init__).parameters) - {"self", "kwargs"}
-    except (TypeError, ValueError):
-        pass
-    return names
-
-
 @attrs.frozen(kw_only=True)
 class TransformersBackbone(Backbone):
     """A Hugging Face base model as a backbone; a plugin gives the classes and a few specifics.
 
-    ``defaults`` and ``tiny`` are config overrides for the documented default and the tiny test architecture;
-    ``roles`` name module paths for rewrites; ``head_layouts`` give the family's Hugging Face head layouts;
+    ``defaults`` and ``tiny`` are config overrides for the documented default and the tiny test architecture (None,
+    the default: derived from the default architecture by ``archit_core.generic.tiny.derive_tiny``); ``roles`` name module paths for rewrites; ``head_layouts`` give the family's Hugging Face head layouts;
     ``causal`` says the model is a decoder (a config with ``is_decoder=True`` makes any model one).
     """
 
     config_class: str | type
     model_class: str | type
     defaults: Mapping[str, Any] = attrs.field(factory=dict)
-    tiny: Mapping[str, Any] = attrs.field(factory=dict)
+    tiny: Mapping[str, Any] | None = None
     checkpoint_prefix: str | None = None
     roles: Mapping[str, str] = attrs.field(factory=dict)
-    head_layouts: Mapping[str, HFEquivalent] = attrs.field(factory=dict)
+    head_layouts: Mapping[str, HFLayout] = attrs.field(factory=dict)
     description: str = ""
     causal: bool = False
 
@@ -198,6 +173,15 @@ class TransformersBackbone(Backbone):
         """The Hugging Face ``model_type`` this backbone builds (used to check checkpoints)."""
         return self._config_cls().model_type
 
+    def tiny_overrides(self) -> dict[str, Any]:
+        """The overrides of the tiny architecture: the plugin's ``tiny``, else derived from the default one."""
+        if self.tiny is not None:
+            return dict(self.tiny)
+        from ..generic.tiny import derive_tiny
+
+        cls = self._config_cls()
+        return derive_tiny(cls, cls(**self.defaults))
+
     def make_config(self, overrides: Any = None, *, tiny: bool = False) -> Any:
         cls = self._config_cls()
         if overrides is not None and not isinstance(overrides, Mapping):
@@ -208,11 +192,11 @@ class TransformersBackbone(Backbone):
                 )
             return copy.deepcopy(overrides)
         overrides = dict(overrides or {})
-        known = _config_fields(cls) | set(self.defaults) | set(self.tiny)  # extra attributes the plugin sets itself
+        known = config_fields(cls) | set(self.defaults) | set(self.tiny or {})  # extra attributes the plugin sets itself
         for key in overrides:
             if key not in known:
                 raise ConfigError(f"backbone_config.{key}: {cls.__name__} has no field {key!r}{did_you_mean(key, known)}")
-        values = {**self.defaults, **(self.tiny if tiny else {}), **overrides}
+        values = {**self.defaults, **(self.tiny_overrides() if tiny else {}), **overrides}
         try:
             return cls(**values)
         except (TypeError, ValueError) as exc:
@@ -242,28 +226,7 @@ class TransformersBackbone(Backbone):
         return self._model_cls()(config, **kwargs)
 
     def facts(self, config: Any) -> BackboneFacts:
-        def field(*names: str, default: Any = _MISSING) -> Any:
-            for name in names:
-                value = getattr(config, name, None)
-                if value is not None:
-                    return value
-            if default is _MISSING:
-                raise ConfigError(f"{type(config).__name__} has none of the fields {', '.join(names)}; the backbone needs one")
-            return default
-
-        return BackboneFacts(
-            hidden_size=field("hidden_size", "d_model", "n_embd"),
-            num_layers=field("num_hidden_layers", "num_layers", "n_layer"),
-            vocab_size=field("vocab_size", default=None),
-            dropout=float(field("hidden_dropout_prob", "hidden_dropout", "dropout", default=0.0)),
-            classifier_dropout=field("classifier_dropout", default=None),
-            initializer_range=float(field("initializer_range", "init_std", default=0.02)),
-            layer_norm_eps=float(field("layer_norm_eps", "layer_norm_epsilon", "rms_norm_eps", default=1e-12)),
-            hidden_act=field("hidden_act", "activation_function", default=None),
-            provides=self.provides(config),
-            embedding_size=field("embedding_size", default=None),
-            tie_word_embeddings=field("tie_word_embeddings", default=None),
-        )
+        return facts_from_config(config, self.provides(config))
 
     def encode(self, module: Any, inputs: Mapping[str, Any], *, output_hidden_states: bool = False) -> BackboneOutput:
         from ..model.transformers_compat import cache_of
@@ -279,3 +242,51 @@ class TransformersBackbone(Backbone):
 
 
 _MISSING: Any = object()
+
+
+def facts_from_config(config: Any, provides: frozenset[str]) -> BackboneFacts:
+    """:class:`BackboneFacts` read from a config object or a dict by the field names families use (``hidden_size``
+    or ``d_model`` or ``n_embd``, ...); a missing hidden size or layer count is a :class:`ConfigError`."""
+    read = config.get if isinstance(config, Mapping) else lambda name: getattr(config, name, None)
+
+    def field(*names: str, default: Any = _MISSING) -> Any:
+        for name in names:
+            value = read(name)
+            if value is not None:
+                return value
+        if default is _MISSING:
+            raise ConfigError(f"{type(config).__name__} has none of the fields {', '.join(names)}; the backbone needs one")
+        return default
+
+    return BackboneFacts(
+        hidden_size=field("hidden_size", "d_model", "n_embd"),
+        num_layers=field("num_hidden_layers", "num_layers", "n_layer"),
+        vocab_size=field("vocab_size", default=None),
+        dropout=float(field("hidden_dropout_prob", "hidden_dropout", "dropout", default=0.0)),
+        classifier_dropout=field("classifier_dropout", default=None),
+        initializer_range=float(field("initializer_range", "init_std", default=0.02)),
+        layer_norm_eps=float(field("layer_norm_eps", "layer_norm_epsilon", "rms_norm_eps", default=1e-12)),
+        hidden_act=field("hidden_act", "activation_function", default=None),
+        provides=provides,
+        embedding_size=field("embedding_size", default=None),
+        tie_word_embeddings=field("tie_word_embeddings", default=None),
+    )
+
+
+def encoder_roles(*, query: str = "query", key: str = "key", value: str = "value", **extra: str) -> dict[str, str]:
+    """The module roles of an encoder laid out as BERT's (``embeddings``, ``encoder.layer.*`` with
+    ``attention.self.{query,key,value}``, ``attention.output.dense``, ``intermediate.dense``, ``output.dense``);
+    ``query``/``key``/``value`` rename the projections, ``extra`` adds roles."""
+    layer = "encoder.layer.*"
+    return {
+        "embeddings": "embeddings",
+        "word_embeddings": "embeddings.word_embeddings",
+        "layers": layer,
+        "attention.query": f"{layer}.attention.self.{query}",
+        "attention.key": f"{layer}.attention.self.{key}",
+        "attention.value": f"{layer}.attention.self.{value}",
+        "attention.output": f"{layer}.attention.output.dense",
+        "feed_forward.in": f"{layer}.intermediate.dense",
+        "feed_forward.out": f"{layer}.output.dense",
+        **extra,
+    }

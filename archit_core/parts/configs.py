@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -101,3 +103,51 @@ def one_of(*choices: Any):
 
     check.choices = choices  # type: ignore[attr-defined]  # read by the spec schema
     return check
+
+
+def flag(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """attrs validator: True or False (no other value stands in for a bool)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"'{attribute.name}' must be True or False, got {type(value).__name__} {value!r}", attribute)
+
+
+def activation_name(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """attrs validator: a non-empty activation name such as ``"gelu"`` (whether it exists is checked when the head is
+    built, by :func:`archit_core.activation`, since the table lives in transformers)."""
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"'{attribute.name}' must be an activation name such as 'tanh' or 'gelu', got {value!r}", attribute)
+
+
+def positive_number(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """attrs validator: an int or float > 0 (bools refused), such as a layer-norm epsilon."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"'{attribute.name}' must be a positive number, got {value!r}", attribute)
+
+
+def identifier(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """attrs validator: a Python identifier, such as an adapter's name."""
+    if not isinstance(value, str) or not value.isidentifier():
+        raise ValueError(f"'{attribute.name}' must be an identifier, got {value!r}", attribute)
+
+
+def positive_ints(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """attrs validator: a tuple of ints > 0, such as layer widths (pair it with ``converter=as_tuple``)."""
+    if not isinstance(value, tuple) or any(isinstance(w, bool) or not isinstance(w, int) or w <= 0 for w in value):
+        raise ValueError(f"'{attribute.name}' must be a list of positive integers, got {value!r}", attribute)
+
+
+def as_tuple(value: Any) -> Any:
+    """attrs converter: a list (as JSON gives) becomes a tuple; anything else is left for the validator."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def config_fields(config_class: type) -> set[str]:
+    """The field names a transformers config class accepts: dataclass fields, ``attribute_map`` aliases and
+    ``__init__`` parameters."""
+    names = {f.name for f in dataclasses.fields(config_class)} if dataclasses.is_dataclass(config_class) else set()
+    names |= set(getattr(config_class, "attribute_map", {}))
+    try:
+        names |= set(inspect.signature(config_class.__init__).parameters) - {"self", "kwargs"}
+    except (TypeError, ValueError):
+        pass
+    return names

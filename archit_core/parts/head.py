@@ -8,10 +8,16 @@ from typing import Any
 import attrs
 
 from .._imports import resolve
-
+from .configs import activation_name, flag, one_of, probability
+from .deprecation import renamed_field
 
 #: The ways ``archit_core.pool_sequence`` turns token states into one vector per sequence.
 SEQUENCE_POOLINGS = ("first", "last", "mean", "pooler")
+#: The poolings of :class:`archit_core.SequencePoolingHead`: ``SEQUENCE_POOLINGS`` plus ``"late"`` (its dense layer
+#: and activation on every token, then the masked mean).
+POOLER_POOLINGS = (*SEQUENCE_POOLINGS, "late")
+#: The label that losses ignore (padding, special tokens, unmasked positions), as in transformers and torch.
+IGNORE_INDEX = -100
 
 
 @attrs.frozen(kw_only=True)
@@ -27,8 +33,8 @@ class HeadConfig:
 
 
 @attrs.frozen(kw_only=True)
-class HFEquivalent:
-    """The Hugging Face class a head is equivalent to, and how their weights correspond.
+class HFLayout:
+    """The Hugging Face layout of a head: the class it is equivalent to, and how their weights correspond.
 
     ``keys`` maps Hugging Face head key prefixes (outside the base model) to archit head key prefixes;
     ``config`` gives the head-config values that make the archit head compute what Hugging Face's does;
@@ -43,11 +49,23 @@ class HFEquivalent:
     config_fields: tuple[str, ...] = ()
     dropout_field: str | None = "classifier_dropout"
 
+    @classmethod
+    def variants(cls, auto_class: str, *configs: Mapping[str, Any], **common: Any) -> tuple[HFLayout, ...]:
+        """One layout per head config in ``configs``, all of ``auto_class`` and sharing ``common`` fields (``keys``,
+        ``config_fields``, ...): the candidates of ``HeadSpec.hf_layouts``."""
+        return tuple(cls(auto_class=auto_class, config=config, **common) for config in configs)
 
+
+#: The name of :class:`HFLayout` before archit-core 0.2 (deprecated; the same class).
+HFEquivalent = HFLayout
+
+
+@renamed_field("hf_equivalent", "hf_layout")
 @attrs.frozen(kw_only=True)
 class HeadSpec:
     """A named head: its module class (``"package.module:Class"`` or the class), its attrs config class,
-    extra forward inputs it reads besides ``labels``, and its Hugging Face equivalent if any.
+    extra forward inputs it reads besides ``labels``, and its Hugging Face layout if any (``hf_layout``; the
+    keyword and attribute ``hf_equivalent`` are its deprecated old name).
 
     ``inputs`` are forward keyword arguments the head always reads (dummy batches must supply them);
     ``optional_inputs`` are ones it reads when given, such as labels under Hugging Face's names
@@ -57,10 +75,10 @@ class HeadSpec:
     config_class: type[HeadConfig]
     inputs: tuple[str, ...] = ()
     optional_inputs: tuple[str, ...] = ()
-    hf_equivalent: HFEquivalent | None = None
+    hf_layout: HFLayout | None = None
     #: Other configs under which the head may equal a family's Hugging Face head; generic backbones pick the one a
     #: family's task class matches (``archit_core.generic.backbones.infer_head_layout``).
-    hf_layouts: tuple[HFEquivalent, ...] = ()
+    hf_layouts: tuple[HFLayout, ...] = ()
     description: str = ""
 
     def module_class(self) -> type:
@@ -72,6 +90,39 @@ class HeadSpec:
         from .configs import config_from_dict
 
         return config_from_dict(self.config_class, data, where=where)
+
+
+def pooling_needs(pooling: str, needs: frozenset[str] = frozenset({"token_states"})) -> frozenset[str]:
+    """``needs`` plus ``pooler`` when ``pooling`` is the backbone's pooler: what a pooling head config's
+    :meth:`HeadConfig.needs` returns."""
+    return needs | {"pooler"} if pooling == "pooler" else needs
+
+
+def not_with_pooler(instance: Any, attribute: attrs.Attribute, value: bool) -> None:
+    """attrs validator of a head-side dense pooler switch: off when ``instance.pooling`` is the backbone's pooler,
+    which has its own dense layer and activation."""
+    if value and instance.pooling == "pooler":
+        raise ValueError(
+            f"'{attribute.name}' must be False when pooling='pooler': the backbone's pooler already has its dense "
+            "layer and activation. Use pooling='first' with pooler_dense=True for a head-side pooler.",
+            attribute,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class SequencePoolingConfig(HeadConfig):
+    """Base of the configs of :class:`archit_core.SequencePoolingHead` heads: ``pooling`` (``POOLER_POOLINGS``: first
+    token, last kept token, masked mean, the backbone's ``pooler``, or ``late``), ``pooler_dense`` (a dense layer and
+    ``pooler_activation`` on the pooled vector; not with the backbone's pooler) and ``dropout`` (None: the backbone's
+    classifier dropout)."""
+
+    pooling: str = attrs.field(default="first", validator=one_of(*POOLER_POOLINGS))
+    pooler_dense: bool = attrs.field(default=False, validator=[flag, not_with_pooler])
+    pooler_activation: str = attrs.field(default="tanh", validator=activation_name)
+    dropout: float | None = attrs.field(default=None, validator=probability)
+
+    def needs(self) -> frozenset[str]:
+        return pooling_needs(self.pooling)
 
 
 def needs_of(config: Any) -> frozenset[str]:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from .backbone import BackboneFacts, BackboneOutput
 from ..errors import ArchitError
+from .backbone import BackboneFacts, BackboneOutput
 from .head import SEQUENCE_POOLINGS
 
 
@@ -41,6 +42,19 @@ class Head(nn.Module):
     #: The model's output class when the head returns named ``outputs``: a ``transformers.utils.ModelOutput``
     #: dataclass with ``loss``, ``logits`` and ``hidden_states`` fields plus one per named output (None: ArchitOutput).
     output_class: ClassVar[type | None] = None
+
+    # Optional classmethods, duck-typed by dummy batches (``archit_core.parts.dummy``), the contract suite and layout
+    # inference: None here means "not provided". Each may also take the keywords ``backbone`` (the BackboneFacts) and
+    # ``input_ids`` (the batch's token ids); they are passed when its signature names them.
+    dummy_labels: ClassVar[Callable[..., Any] | None] = None
+    """``dummy_labels(config, batch_size, seq_len, *, generator=None)``: random labels the head's loss accepts, for
+    dummy batches (``archit build``, the contract suite); a head without it cannot be trained by the contract suite."""
+    dummy_inputs: ClassVar[Callable[..., Any] | None] = None
+    """``dummy_inputs(config, batch_size, seq_len, *, generator=None)``: a dict of the extra inputs the head's spec
+    declares (``HeadSpec.inputs``), such as word ids; required when it declares any."""
+    dummy_input_shape: ClassVar[Callable[..., tuple[int, ...]] | None] = None
+    """``dummy_input_shape(config, batch_size, seq_len)``: the shape of ``input_ids`` the head reads, when it is not
+    ``(batch_size, seq_len)`` (multiple choice: ``(batch, choices, length)``)."""
 
     def __init__(self, config: Any, backbone: BackboneFacts) -> None:
         super().__init__()

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from archit_core import HFEquivalent, TransformersBackbone, hookimpl
+from archit_core import HFLayout, TransformersBackbone, encoder_roles, hookimpl
 
 BERT = TransformersBackbone(
     config_class="transformers:BertConfig",
     model_class="transformers:BertModel",
     # BertConfig's own defaults are bert-base-uncased: 12 layers, hidden 768, 12 heads, vocabulary 30522.
+    # The tiny architecture is derived from the default one (archit_core.generic.tiny.derive_tiny).
     defaults={},
-    tiny={"vocab_size": 1000, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64},
     checkpoint_prefix="bert",
-    roles={
-        "embeddings": "embeddings",
-        "word_embeddings": "embeddings.word_embeddings",
-        "layers": "encoder.layer.*",
-        "attention.query": "encoder.layer.*.attention.self.query",
-        "attention.key": "encoder.layer.*.attention.self.key",
-        "attention.value": "encoder.layer.*.attention.self.value",
-        "attention.output": "encoder.layer.*.attention.output.dense",
-        "feed_forward.in": "encoder.layer.*.intermediate.dense",
-        "feed_forward.out": "encoder.layer.*.output.dense",
-    },
+    roles=encoder_roles(),
     # The masked-lm head's own layout is BERT's (cls.predictions.*), so it needs no entry here.
     head_layouts={
         # BertForSequenceClassification: the base model's pooler (dense + tanh on the first token), dropout, classifier.
-        "sequence-classification": HFEquivalent(
+        "sequence-classification": HFLayout(
             auto_class="AutoModelForSequenceClassification",
             keys={"classifier.": "classifier."},
             config={"pooling": "pooler"},

@@ -7,8 +7,8 @@ import torch
 import transformers
 
 import archit_core
-from archit_core.testing.parity import assert_backbone_matches
 from archit_core.checkpoints.interop import convert_hf_state_dict, head_config_for_hf
+from archit_core.testing.parity import assert_backbone_matches
 
 
 def test_encode_matches_bert_model_with_segments() -> None:

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from operator import attrgetter
 
-from archit_core import HFEquivalent, TransformersBackbone, hookimpl
+from archit_core import HFLayout, TransformersBackbone, encoder_roles, hookimpl
+
+#: DeBERTa-v2's ContextPooler as the head-side dense pooler of the pooling heads (keys and head config).
+CONTEXT_POOLER = {
+    "keys": {"pooler.dense.": "pooler.dense.", "classifier.": "classifier."},
+    "config": {"pooling": "first", "pooler_dense": True, "pooler_activation": attrgetter("pooler_hidden_act")},
+}
 
 DEBERTA = TransformersBackbone(
     config_class="transformers:DebertaV2Config",
@@ -18,7 +24,7 @@ DEBERTA = TransformersBackbone(
     # deberta-v3-base: 12 layers, hidden 768, 12 heads, vocabulary 128100, disentangled relative attention with
     # 256 log-buckets, shared position keys, no absolute positions in the input.
     # position_buckets, norm_rel_ebd and share_att_key are no DebertaV2Config fields: the config keeps them as
-    # extra attributes, which DebertaV2Model reads.
+    # extra attributes, which DebertaV2Model reads. The tiny architecture is derived from this one.
     defaults={
         "vocab_size": 128100,
         "hidden_size": 768,
@@ -38,41 +44,20 @@ DEBERTA = TransformersBackbone(
         "type_vocab_size": 0,
         "pad_token_id": 0,
     },
-    tiny={"vocab_size": 1000, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64},
     checkpoint_prefix="deberta",
-    roles={
-        "embeddings": "embeddings",
-        "word_embeddings": "embeddings.word_embeddings",
-        "layers": "encoder.layer.*",
-        "attention.query": "encoder.layer.*.attention.self.query_proj",
-        "attention.key": "encoder.layer.*.attention.self.key_proj",
-        "attention.value": "encoder.layer.*.attention.self.value_proj",
-        "attention.output": "encoder.layer.*.attention.output.dense",
-        "feed_forward.in": "encoder.layer.*.intermediate.dense",
-        "feed_forward.out": "encoder.layer.*.output.dense",
-        "relative_embeddings": "encoder.rel_embeddings",
-    },
+    roles=encoder_roles(query="query_proj", key="key_proj", value="value_proj", relative_embeddings="encoder.rel_embeddings"),
     head_layouts={
         # DebertaV2ForSequenceClassification: ContextPooler (dense + config.pooler_hidden_act on the first token)
-        # at the top level, dropout, classifier.
-        "sequence-classification": HFEquivalent(
-            auto_class="AutoModelForSequenceClassification",
-            keys={"pooler.dense.": "pooler.dense.", "classifier.": "classifier."},
-            config={"pooling": "first", "pooler_dense": True, "pooler_activation": attrgetter("pooler_hidden_act")},
-            config_fields=("num_labels", "problem_type"),
-        ),
-        # DebertaV2ForMultipleChoice: the same top-level ContextPooler, dropout, a one-output classifier per choice.
-        "multiple-choice": HFEquivalent(
-            auto_class="AutoModelForMultipleChoice",
-            keys={"pooler.dense.": "pooler.dense.", "classifier.": "classifier."},
-            config={"pooling": "first", "pooler_dense": True, "pooler_activation": attrgetter("pooler_hidden_act")},
-        ),
+        # at the top level, dropout, classifier; DebertaV2ForMultipleChoice: the same, a one-output classifier.
+        "sequence-classification": HFLayout(auto_class="AutoModelForSequenceClassification", **CONTEXT_POOLER,
+                                            config_fields=("num_labels", "problem_type")),
+        "multiple-choice": HFLayout(auto_class="AutoModelForMultipleChoice", **CONTEXT_POOLER),
         # DebertaV2ForMaskedLM has two layouts, chosen by config.legacy: lm_predictions.lm_head.* (dense,
         # hidden_act, LayerNorm, output bias; the projection is always the word embeddings, as in the original
         # DeBERTa checkpoints) and, by default, the BERT-like cls.predictions.* (decoder tied to the word
         # embeddings, cls.predictions.bias the same tensor as cls.predictions.decoder.bias). Both import; the
         # legacy one, listed last, is the layout exported.
-        "masked-lm": HFEquivalent(
+        "masked-lm": HFLayout(
             auto_class="AutoModelForMaskedLM",
             keys={
                 "lm_predictions.lm_head.dense.": "transform.dense.",

@@ -7,7 +7,7 @@ roles name ``attention.qkv`` instead of separate ``attention.query``/``key``/``v
 
 from __future__ import annotations
 
-from archit_core import HFEquivalent, TransformersBackbone, hookimpl
+from archit_core import HFLayout, TransformersBackbone, hookimpl
 
 GPT2 = TransformersBackbone(
     config_class="transformers:GPT2Config",
@@ -33,7 +33,7 @@ GPT2 = TransformersBackbone(
     },
     head_layouts={
         # GPT2ForSequenceClassification: a bias-free `score` on the last non-padding token.
-        "sequence-classification": HFEquivalent(
+        "sequence-classification": HFLayout(
             auto_class="AutoModelForSequenceClassification",
             keys={"score.": "classifier."},
             config={"pooling": "last", "classifier_bias": False},

@@ -7,7 +7,7 @@ multi-gigabyte Llama 2/3: pass ``backbone_config`` overrides (or a checkpoint) f
 
 from __future__ import annotations
 
-from archit_core import HFEquivalent, TransformersBackbone, hookimpl
+from archit_core import HFLayout, TransformersBackbone, hookimpl
 
 LLAMA = TransformersBackbone(
     config_class="transformers:LlamaConfig",
@@ -47,14 +47,14 @@ LLAMA = TransformersBackbone(
     },
     head_layouts={
         # LlamaForSequenceClassification: a bias-free `score` on the last non-padding token.
-        "sequence-classification": HFEquivalent(
+        "sequence-classification": HFLayout(
             auto_class="AutoModelForSequenceClassification",
             keys={"score.": "classifier."},
             config={"pooling": "last", "classifier_bias": False},
             config_fields=("num_labels", "problem_type"),
         ),
         # LlamaForTokenClassification names its classifier `score`.
-        "token-classification": HFEquivalent(
+        "token-classification": HFLayout(
             auto_class="AutoModelForTokenClassification",
             keys={"score.": "classifier."},
             config_fields=("num_labels",),

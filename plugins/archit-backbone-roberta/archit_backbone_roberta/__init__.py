@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from archit_core import HFEquivalent, TransformersBackbone, hookimpl
+from archit_core import HFLayout, TransformersBackbone, encoder_roles, hookimpl
+
 
 def _lm_head_activation(config) -> str | None:
     """RobertaLMHead's activation as a masked-lm head config value: gelu, whatever hidden_act says (None, the
@@ -23,22 +24,13 @@ ROBERTA = TransformersBackbone(
         "bos_token_id": 0,
         "eos_token_id": 2,
     },
+    # Not the derived tiny architecture, which would also cap max_position_embeddings at 512.
     tiny={"vocab_size": 1000, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64},
     checkpoint_prefix="roberta",
-    roles={
-        "embeddings": "embeddings",
-        "word_embeddings": "embeddings.word_embeddings",
-        "layers": "encoder.layer.*",
-        "attention.query": "encoder.layer.*.attention.self.query",
-        "attention.key": "encoder.layer.*.attention.self.key",
-        "attention.value": "encoder.layer.*.attention.self.value",
-        "attention.output": "encoder.layer.*.attention.output.dense",
-        "feed_forward.in": "encoder.layer.*.intermediate.dense",
-        "feed_forward.out": "encoder.layer.*.output.dense",
-    },
+    roles=encoder_roles(),
     head_layouts={
         # RobertaClassificationHead: dense + tanh on the first token, then out_proj.
-        "sequence-classification": HFEquivalent(
+        "sequence-classification": HFLayout(
             auto_class="AutoModelForSequenceClassification",
             keys={"classifier.dense.": "pooler.dense.", "classifier.out_proj.": "classifier."},
             config={"pooling": "first", "pooler_dense": True, "pooler_activation": "tanh"},
@@ -46,7 +38,7 @@ ROBERTA = TransformersBackbone(
         ),
         # RobertaLMHead: dense, gelu (fixed, whatever hidden_act says), layer_norm, decoder tied to the word
         # embeddings; its output bias lm_head.bias is the same tensor as lm_head.decoder.bias.
-        "masked-lm": HFEquivalent(
+        "masked-lm": HFLayout(
             auto_class="AutoModelForMaskedLM",
             keys={
                 "lm_head.dense.": "transform.dense.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import attrs
 
-from archit_core import HeadConfig, HeadSpec, HFEquivalent, hookimpl
+from archit_core import HeadConfig, HeadSpec, HFLayout, flag, hookimpl
 
 
 @attrs.frozen(kw_only=True)
@@ -18,9 +18,7 @@ class CausalLMConfig(HeadConfig):
     follows the backbone config's own ``tie_word_embeddings`` (GPT-2 ties, Llama does not by default), or ties
     when the config states nothing."""
 
-    tie_word_embeddings: bool | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(bool))
-    )
+    tie_word_embeddings: bool | None = attrs.field(default=None, validator=attrs.validators.optional(flag))
 
     def needs(self) -> frozenset[str]:
         needs = {"token_states", "causal", "vocabulary"}
@@ -35,7 +33,7 @@ def provide_head(registry):
         HeadSpec(
             module="archit_head_causal_lm.head:CausalLMHead",
             config_class=CausalLMConfig,
-            hf_equivalent=HFEquivalent(
+            hf_layout=HFLayout(
                 auto_class="AutoModelForCausalLM",
                 keys={"lm_head.": "decoder."},
                 config_fields=("tie_word_embeddings",),

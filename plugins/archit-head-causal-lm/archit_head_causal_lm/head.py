@@ -5,9 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from archit_core import Head, HeadOutput
-
-IGNORE_INDEX = -100
+from archit_core import IGNORE_INDEX, HeadOutput, VocabularyHead
 
 
 def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -19,8 +17,9 @@ def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     )
 
 
-class CausalLMHead(Head):
-    """``logits = decoder(states)``, one distribution over the next token at every position."""
+class CausalLMHead(VocabularyHead):
+    """``logits = decoder(states)``, one distribution over the next token at every position; dummy labels are the
+    batch's own tokens."""
 
     generative = True
 
@@ -29,23 +28,6 @@ class CausalLMHead(Head):
         tie = config.tie_word_embeddings
         self.tied = tie if tie is not None else backbone.tie_word_embeddings is not False
         self.decoder = nn.Linear(backbone.embedding_size or backbone.hidden_size, backbone.vocab_size, bias=False)
-
-    def get_output_embeddings(self) -> nn.Linear:
-        return self.decoder
-
-    def set_output_embeddings(self, module: nn.Module) -> None:
-        self.decoder = module
-
-    def tied_to_input_embeddings(self) -> tuple[str, ...]:
-        return ("decoder.weight",) if self.tied else ()
-
-    @classmethod
-    def dummy_labels(cls, config, batch_size, seq_len, *, generator=None, input_ids=None, backbone=None):
-        """The batch's own tokens (the model learns to predict each next one), as in language-model training."""
-        if input_ids is None:
-            vocab = (backbone.vocab_size if backbone is not None else None) or 5
-            return torch.randint(0, vocab, (batch_size, seq_len), generator=generator)
-        return input_ids.clone()
 
     def forward(self, features, labels=None, **inputs):
         logits = self.decoder(features.token_states)

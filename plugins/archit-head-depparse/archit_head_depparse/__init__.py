@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import attrs
 
-from archit_core import HeadConfig, HeadSpec, hookimpl, one_of, positive, probability
-from archit_core.parts.word_pooling import WORD_POOLING_MODES
+from archit_core import WORD_POOLING_MODES, HeadConfig, HeadSpec, flag, hookimpl, one_of, positive, probability
 
 HEAD = "dependency-parsing"
 
@@ -26,7 +25,7 @@ class DependencyParsingConfig(HeadConfig):
 
     num_relations: int = attrs.field(default=37, validator=positive)
     pooling: str = attrs.field(default="first", validator=one_of(*WORD_POOLING_MODES))
-    layer_mix: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    layer_mix: bool = attrs.field(default=False, validator=flag)
     arc_size: int = attrs.field(default=500, validator=positive)
     relation_size: int = attrs.field(default=100, validator=positive)
     dropout: float | None = attrs.field(default=None, validator=probability)

@@ -17,10 +17,8 @@ from torch import nn
 from torch.nn import functional as F
 from transformers.utils import ModelOutput
 
-from archit_core import ArchitError, Head, HeadOutput
-from archit_core.parts.word_pooling import pool_words, word_ids_from_spans
-
-IGNORE = -100
+from archit_core import IGNORE_INDEX as IGNORE
+from archit_core import ArchitError, Head, HeadOutput, pool_words, word_ids_from_spans
 
 
 @dataclass
@@ -81,7 +79,7 @@ class DependencyParsingHead(Head):
     def __init__(self, config, backbone):
         super().__init__(config, backbone)
         hidden = backbone.hidden_size
-        dropout = config.dropout if config.dropout is not None else backbone.head_dropout
+        dropout = backbone.dropout_or(config.dropout)
         self.layer_mix = LayerMix(backbone.num_layers + 1) if config.layer_mix else None
         self.root = nn.Embedding(1, hidden)
         self.dropout = nn.Dropout(dropout)

@@ -8,7 +8,6 @@ import itertools
 
 import pytest
 import torch
-
 from archit_head_depparse.decoding import chu_liu_edmonds, decode, eisner
 
 MAX_WORDS = 5

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from archit_head_depparse import DependencyParsingConfig
+from archit_head_depparse.head import DependencyParsingHead, ParserLogits
 
 import archit_core
 from archit_core import BackboneFacts, BackboneOutput
-from archit_head_depparse import DependencyParsingConfig
-from archit_head_depparse.head import DependencyParsingHead, ParserLogits
 
 HEAD = "dependency-parsing"
 

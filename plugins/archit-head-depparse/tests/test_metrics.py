@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from archit_head_depparse.metrics import attachment_counts, attachment_scores
 
 GOLD = torch.tensor([[2, 0, 2, -100], [0, 1, 1, 1]])

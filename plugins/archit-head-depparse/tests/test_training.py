@@ -9,10 +9,10 @@ words get a second subword (ids 200..249), so heads must be read through word po
 from __future__ import annotations
 
 import torch
-
-import archit_core
 from archit_head_depparse.decoding import decode
 from archit_head_depparse.metrics import attachment_scores
+
+import archit_core
 
 CLS, SEP, PAD = 2, 3, 0
 

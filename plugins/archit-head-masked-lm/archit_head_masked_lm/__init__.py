@@ -10,17 +10,9 @@ from __future__ import annotations
 
 import attrs
 
-from archit_core import HeadConfig, HeadSpec, HFEquivalent, hookimpl
+from archit_core import HeadConfig, HeadSpec, HFLayout, activation_name, flag, hookimpl, positive_number
 
-
-def _activation_name(instance: MaskedLMConfig, attribute: attrs.Attribute, value: str | None) -> None:
-    if value is not None and (not isinstance(value, str) or not value):
-        raise TypeError(f"'{attribute.name}' must be an activation name such as 'gelu', or None, got {value!r}", attribute)
-
-
-def _positive_float(instance: MaskedLMConfig, attribute: attrs.Attribute, value: float | None) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-        raise ValueError(f"'{attribute.name}' must be a positive number or None, got {value!r}", attribute)
+_optional = attrs.validators.optional
 
 
 @attrs.frozen(kw_only=True)
@@ -28,9 +20,9 @@ class MaskedLMConfig(HeadConfig):
     """``tie_word_embeddings``: the vocabulary projection is the backbone's input embedding matrix (default).
     ``activation`` and ``layer_norm_eps`` of the transform: None takes the backbone's ``hidden_act`` and epsilon."""
 
-    tie_word_embeddings: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    activation: str | None = attrs.field(default=None, validator=_activation_name)
-    layer_norm_eps: float | None = attrs.field(default=None, validator=_positive_float)
+    tie_word_embeddings: bool = attrs.field(default=True, validator=flag)
+    activation: str | None = attrs.field(default=None, validator=_optional(activation_name))
+    layer_norm_eps: float | None = attrs.field(default=None, validator=_optional(positive_number))
 
     def needs(self) -> frozenset[str]:
         needs = {"token_states", "vocabulary"}
@@ -39,7 +31,7 @@ class MaskedLMConfig(HeadConfig):
 
 #: The ``cls.predictions`` layout of BERT-style masked-LM heads (the Hugging Face output bias ``cls.predictions.bias``
 #: is the same tensor as ``cls.predictions.decoder.bias``; both map to the archit decoder's bias).
-BERT_STYLE = HFEquivalent(
+BERT_STYLE = HFLayout(
     auto_class="AutoModelForMaskedLM",
     keys={
         "cls.predictions.transform.dense.": "transform.dense.",
@@ -58,7 +50,7 @@ def provide_head(registry):
         HeadSpec(
             module="archit_head_masked_lm.head:MaskedLMHead",
             config_class=MaskedLMConfig,
-            hf_equivalent=BERT_STYLE,
+            hf_layout=BERT_STYLE,
             description="masked language modelling; projection tied to the input embeddings, labels of -100 ignored",
         ),
     )

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers.activations import ACT2FN
 
-from archit_core import ConfigError, Head, HeadOutput
+from archit_core import IGNORE_INDEX, HeadOutput, VocabularyHead, activation
 
 #: Share of positions given a label in dummy batches (the rest are -100, as in masked-LM training data).
 DUMMY_MASK_RATE = 0.3
@@ -15,48 +14,34 @@ DUMMY_MASK_RATE = 0.3
 class PredictionTransform(nn.Module):
     """Dense layer, activation and LayerNorm before the vocabulary projection (every masked-LM head has one)."""
 
-    def __init__(self, hidden_size: int, width: int, activation: str, eps: float) -> None:
+    def __init__(self, hidden_size: int, width: int, activation_name: str, eps: float) -> None:
         super().__init__()
-        if activation not in ACT2FN:
-            raise ConfigError(f"head_config.activation: unknown activation {activation!r}; use one of {', '.join(sorted(ACT2FN))}")
         self.dense = nn.Linear(hidden_size, width)
-        self.activation = ACT2FN[activation]
+        self.activation = activation(activation_name)
         self.layer_norm = nn.LayerNorm(width, eps=eps)
 
     def forward(self, states: torch.Tensor) -> torch.Tensor:
         return self.layer_norm(self.activation(self.dense(states)))
 
 
-class MaskedLMHead(Head):
+class MaskedLMHead(VocabularyHead):
     """``logits = decoder(transform(states))``; the decoder's weight is the input embedding matrix when tied."""
 
     def __init__(self, config, backbone):
         super().__init__(config, backbone)
-        vocab = backbone.vocab_size  # the "vocabulary" capability, checked at build time
         width = backbone.embedding_size or backbone.hidden_size
-        activation = config.activation or backbone.hidden_act or "gelu"
         eps = config.layer_norm_eps if config.layer_norm_eps is not None else backbone.layer_norm_eps
-        self.transform = PredictionTransform(backbone.hidden_size, width, activation, eps)
-        self.decoder = nn.Linear(width, vocab)
-
-    def get_output_embeddings(self) -> nn.Linear:
-        return self.decoder
-
-    def set_output_embeddings(self, module: nn.Module) -> None:
-        self.decoder = module
-
-    def tied_to_input_embeddings(self) -> tuple[str, ...]:
-        return ("decoder.weight",) if self.config.tie_word_embeddings else ()
+        self.transform = PredictionTransform(backbone.hidden_size, width, config.activation or backbone.hidden_act or "gelu", eps)
+        self.decoder = nn.Linear(width, backbone.vocab_size)  # the "vocabulary" capability, checked at build time
+        self.tied = config.tie_word_embeddings
 
     @classmethod
     def dummy_labels(cls, config, batch_size, seq_len, *, generator=None, input_ids=None, backbone=None):
         """The batch's own tokens at about 30% of positions (at least one per sequence), -100 elsewhere."""
-        if input_ids is None:
-            vocab = (backbone.vocab_size if backbone is not None else None) or 5
-            input_ids = torch.randint(0, vocab, (batch_size, seq_len), generator=generator)
+        input_ids = super().dummy_labels(config, batch_size, seq_len, generator=generator, input_ids=input_ids, backbone=backbone)
         keep = torch.rand(input_ids.shape, generator=generator) < DUMMY_MASK_RATE
         keep[:, 0] = True
-        return torch.where(keep, input_ids, torch.full_like(input_ids, -100))
+        return torch.where(keep, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
 
     def forward(self, features, labels=None, **inputs):
         logits = self.decoder(self.transform(features.token_states))

@@ -84,8 +84,9 @@ def test_checkpoint_with_only_the_projection_ties_to_it(model, tmp_path) -> None
 
 
 def test_backbone_without_input_embeddings_is_refused(archit_host) -> None:
-    from archit_core.testing.toys import ToyBackbone, ToyPlugin
     import archit_head_masked_lm
+
+    from archit_core.testing.toys import ToyBackbone, ToyPlugin
 
     archit_host.add(ToyPlugin(backbones={"plain": ToyBackbone(input_embeddings=False)}), name="toys")
     archit_host.add(archit_head_masked_lm, name="masked-lm", distribution="archit-head-masked-lm")

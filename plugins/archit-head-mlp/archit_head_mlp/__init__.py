@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import attrs
 
-from archit_core import SEQUENCE_POOLINGS, HeadConfig, HeadSpec, hookimpl, one_of, positive, probability
-
-
-def _widths(instance, attribute, value):
-    if not isinstance(value, tuple) or any(isinstance(w, bool) or not isinstance(w, int) or w <= 0 for w in value):
-        raise ValueError(f"'{attribute.name}' must be a list of positive layer widths, got {value!r}", attribute)
+from archit_core import (
+    SEQUENCE_POOLINGS,
+    HeadConfig,
+    HeadSpec,
+    as_tuple,
+    hookimpl,
+    one_of,
+    pooling_needs,
+    positive,
+    positive_ints,
+    probability,
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -18,7 +24,7 @@ class MLPConfig(HeadConfig):
     """``hidden`` widths of the layers before the output layer of ``num_labels``; ``level`` token or sequence."""
 
     num_labels: int = attrs.field(default=2, validator=positive)
-    hidden: tuple[int, ...] = attrs.field(default=(), converter=lambda v: tuple(v) if isinstance(v, (list, tuple)) else v, validator=_widths)
+    hidden: tuple[int, ...] = attrs.field(default=(), converter=as_tuple, validator=positive_ints)
     activation: str = attrs.field(default="gelu", validator=one_of("gelu", "relu", "tanh", "silu"))
     norm: str | None = attrs.field(default=None, validator=one_of(None, "layer"))
     dropout: float | None = attrs.field(default=None, validator=probability)
@@ -28,7 +34,7 @@ class MLPConfig(HeadConfig):
     loss: str = attrs.field(default="cross_entropy", validator=one_of("cross_entropy", "mse", "bce"))
 
     def needs(self):
-        return frozenset({"token_states", "pooler"} if self.level == "sequence" and self.pooling == "pooler" else {"token_states"})
+        return pooling_needs(self.pooling if self.level == "sequence" else "first")
 
 
 @hookimpl

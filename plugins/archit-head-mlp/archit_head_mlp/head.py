@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from archit_core import Head, HeadOutput, pool_sequence
+from archit_core import IGNORE_INDEX, Head, HeadOutput, pool_sequence
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
 
@@ -15,7 +15,7 @@ class MLPHead(Head):
 
     def __init__(self, config, backbone):
         super().__init__(config, backbone)
-        p = config.dropout if config.dropout is not None else backbone.head_dropout
+        p = backbone.dropout_or(config.dropout)
         layers, width = [], backbone.hidden_size
         for size in config.hidden:
             layers += [nn.Dropout(p), nn.Linear(width, size)]
@@ -59,7 +59,7 @@ class MLPHead(Head):
         if labels is not None:
             labels = labels.to(logits.device)
             if self.config.loss == "cross_entropy":
-                loss = nn.functional.cross_entropy(logits.reshape(-1, self.config.num_labels), labels.reshape(-1), ignore_index=-100)
+                loss = nn.functional.cross_entropy(logits.reshape(-1, self.config.num_labels), labels.reshape(-1), ignore_index=IGNORE_INDEX)
             elif self.config.loss == "mse":
                 loss = nn.functional.mse_loss(logits, labels.to(logits.dtype).reshape(logits.shape))
             else:

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import attrs
 
-from archit_core import HeadConfig, HeadSpec, HFEquivalent, hookimpl, probability
-from archit_core.parts.configs import non_negative
+from archit_core import HeadConfig, HeadSpec, HFLayout, flag, hookimpl, non_negative, probability
 
 __all__ = ["QuestionAnsweringConfig", "SpanPrediction", "best_spans", "provide_head"]
 
@@ -36,7 +35,7 @@ class QuestionAnsweringConfig(HeadConfig):
     ``answerability_weight``."""
 
     dropout: float | None = attrs.field(default=0.0, validator=probability)
-    answerability: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    answerability: bool = attrs.field(default=False, validator=flag)
     answerability_weight: float = attrs.field(default=1.0, validator=non_negative)
 
 
@@ -48,7 +47,7 @@ def provide_head(registry):
             module="archit_head_question_answering.head:QuestionAnsweringHead",
             config_class=QuestionAnsweringConfig,
             optional_inputs=("start_positions", "end_positions"),
-            hf_equivalent=HFEquivalent(
+            hf_layout=HFLayout(
                 auto_class="AutoModelForQuestionAnswering",
                 keys={"qa_outputs.": "qa_outputs."},
                 config={"answerability": False},

@@ -82,7 +82,7 @@ class QuestionAnsweringHead(Head):
 
     def __init__(self, config, backbone):
         super().__init__(config, backbone)
-        self.dropout = nn.Dropout(config.dropout if config.dropout is not None else backbone.head_dropout)
+        self.dropout = nn.Dropout(backbone.dropout_or(config.dropout))
         self.qa_outputs = nn.Linear(backbone.hidden_size, 2)
         self.answerable = nn.Linear(backbone.hidden_size, 1) if config.answerability else None
 

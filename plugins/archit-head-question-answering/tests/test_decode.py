@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-
 from archit_head_question_answering import best_spans
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from archit_head_sequence_classification import SequenceClassificationConfig
 
 import archit_core
-from archit_head_sequence_classification import SequenceClassificationConfig
 
 HEAD = "sequence-classification"
 

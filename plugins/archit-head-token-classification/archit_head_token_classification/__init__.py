@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import attrs
-
 from operator import attrgetter
 
-from archit_core import HeadConfig, HeadSpec, HFEquivalent, hookimpl, positive, probability
+import attrs
+
+from archit_core import HeadConfig, HeadSpec, HFLayout, activation_name, flag, hookimpl, positive, probability
 
 
 @attrs.frozen(kw_only=True)
@@ -19,18 +19,17 @@ class TokenClassificationConfig(HeadConfig):
 
     num_labels: int = attrs.field(default=2, validator=positive)
     dropout: float | None = attrs.field(default=None, validator=probability)
-    transform: str | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str)))
-    transform_bias: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    transform: str | None = attrs.field(default=None, validator=attrs.validators.optional(activation_name))
+    transform_bias: bool = attrs.field(default=True, validator=flag)
 
 
 #: Token classifiers Hugging Face families use beyond a linear one, as configs of this head. A generic backbone picks
 #: the one its family's ``*ForTokenClassification`` matches (same parameter shapes, same logits).
-HF_LAYOUTS = (
-    HFEquivalent(  # ModernBERT-like: dense, activation and layer norm on every token, then the classifier
-        auto_class="AutoModelForTokenClassification",
-        config={"transform": attrgetter("classifier_activation"), "transform_bias": attrgetter("classifier_bias")},
-        config_fields=("num_labels",),
-    ),
+HF_LAYOUTS = HFLayout.variants(
+    "AutoModelForTokenClassification",
+    # ModernBERT-like: dense, activation and layer norm on every token, then the classifier
+    {"transform": attrgetter("classifier_activation"), "transform_bias": attrgetter("classifier_bias")},
+    config_fields=("num_labels",),
 )
 
 
@@ -41,7 +40,7 @@ def provide_head(registry):
         HeadSpec(
             module="archit_head_token_classification.head:TokenClassificationHead",
             config_class=TokenClassificationConfig,
-            hf_equivalent=HFEquivalent(
+            hf_layout=HFLayout(
                 auto_class="AutoModelForTokenClassification",
                 keys={"classifier.": "classifier."},
                 config_fields=("num_labels",),

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 import transformers
+from archit_rewrite_embeddings.modules import FactorisedEmbedding
 
 import archit_core
-from archit_rewrite_embeddings.modules import FactorisedEmbedding
 
 TINY = {"vocab_size": 120, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
 

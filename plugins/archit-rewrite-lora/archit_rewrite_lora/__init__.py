@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import attrs
 
-from archit_core import RewriteSpec, hookimpl, positive, probability
-
-
-def _name(instance, attribute, value):
-    if not isinstance(value, str) or not value.isidentifier():
-        raise ValueError(f"'{attribute.name}' must be an identifier, got {value!r}", attribute)
+from archit_core import RewriteSpec, hookimpl, identifier, positive, probability
 
 
 @attrs.frozen(kw_only=True)
@@ -20,7 +15,7 @@ class LoRAConfig:
     r: int = attrs.field(default=8, validator=positive)
     alpha: float = attrs.field(default=8.0, converter=float)
     dropout: float = attrs.field(default=0.0, validator=probability)
-    adapter: str = attrs.field(default="default", validator=_name)
+    adapter: str = attrs.field(default="default", validator=identifier)
 
 
 @hookimpl

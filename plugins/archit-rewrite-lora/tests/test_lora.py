@@ -8,10 +8,10 @@ import peft
 import pytest
 import torch
 import transformers
+from archit_rewrite_lora import merge, set_adapter, unmerge
 
 import archit_core
 from archit_core import ArchitError, ConfigError, shares_storage
-from archit_rewrite_lora import merge, set_adapter, unmerge
 
 TINY = {"vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 3, "num_attention_heads": 4, "intermediate_size": 64}
 
