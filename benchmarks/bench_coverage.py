@@ -60,7 +60,7 @@ def _one(model_type: str) -> dict:
 
     warnings.simplefilter("ignore")
     from archit_core.errors import ConfigError
-    from archit_core.generic.backbones import generic_backbone
+    from archit_core.generic.backbone import generic_backbone
     from archit_core.testing.generic import check_model_type, family_kind
 
     try:
@@ -236,12 +236,12 @@ def render(rows: list[dict], elapsed: float) -> str:
         "slice the hidden state per box part, get hidden 48 (`max_2d_position_embeddings`: six parts, coordinate and "
         "shape sizes 8) or 64 (`dim_bbox`).",
         "- **Extra backbone inputs**: a generic backbone whose forward names an input of "
-        "`archit_core.generic.backbones.EXTRA_INPUTS` (`bbox`: 4 coordinates per token) declares it in `extra_inputs`; this "
+        "`archit_core.generic.backbone.EXTRA_INPUTS` (`bbox`: 4 coordinates per token) declares it in `extra_inputs`; this "
         "benchmark feeds zeros to both archit and Hugging Face. `ModelWithHead` passes such inputs to the backbone.",
         "- **Checkpoints of encoder-decoder models**: the encoder's keys are read under `<base_model_prefix>.<encoder>` "
         "(task checkpoints) and `<encoder>` (a bare base model), and weights the family ties to a model-level module "
         "(`_tied_weights_keys`: BART's `shared` for `encoder.embed_tokens`) are read from there.",
-        "- **Head layouts**: inferred per family (see `archit_core.generic.backbones.infer_head_layout`): the head declares "
+        "- **Head layouts**: inferred per family (see `archit_core.generic.layouts.infer_head_layout`): the head declares "
         "candidate configs (`HeadSpec.hf_layouts`); the candidate whose parameter modules have the same shapes as the "
         "task class's head part (paired by shape, registration order first; aliases of one parameter matched once, "
         "which gives the key mapping) and whose named outputs equal the task class's on the tiny "

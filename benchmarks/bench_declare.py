@@ -18,9 +18,8 @@ import time
 import warnings
 
 import torch
-from torch import nn
-
 from _common import machine, median, publish, table
+from torch import nn
 
 TARGET_RATIO = 1.10
 TARGET_DECLARE_S = 1.0

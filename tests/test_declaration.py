@@ -8,8 +8,8 @@ import inspect
 import warnings
 
 import pytest
-import transformers
 import torch
+import transformers
 from torch import nn
 from transformers import (
     BertConfig,

@@ -19,7 +19,7 @@ import torch
 
 import archit_core
 from archit_core.cli.main import main
-from archit_core.generic.backbones import generic_backbone
+from archit_core.generic.backbone import generic_backbone
 from archit_core.testing.generic import check_model_type, generic_name, parity, probe_batch
 
 #: model type -> (token-classification, sequence-classification) status; "parity" = same logits and loss as the
@@ -109,7 +109,7 @@ def _hf_task_class_fails(model_type: str, head: str) -> bool:
 
     spec = archit_core.get_host().head(head).obj
     config = generic_backbone(model_type).make_config(tiny=True)
-    hf = getattr(transformers, hf_class_name(spec.hf_equivalent.auto_class, model_type))(config).eval()
+    hf = getattr(transformers, hf_class_name(spec.hf_layout.auto_class, model_type))(config).eval()
     ids = torch.ones((1, 2, 4) if head == "multiple-choice" else (1, 4), dtype=torch.long)
     try:
         with torch.no_grad():
@@ -120,7 +120,7 @@ def _hf_task_class_fails(model_type: str, head: str) -> bool:
 
 
 def test_inferred_layouts_map_aliases_and_modules_out_of_registration_order() -> None:
-    from archit_core.generic.backbones import infer_head_layout
+    from archit_core.generic.layouts import infer_head_layout
 
     host = archit_core.get_host()
     mlm = host.head("masked-lm").obj

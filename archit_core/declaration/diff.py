@@ -104,7 +104,7 @@ def _call_site(frame: Any) -> tuple[Any, ...] | None:
     return (code.co_filename, *position) if position is not None else None
 
 
-def _init_owner(cls: type) -> type | None:
+def init_owner(cls: type) -> type | None:
     for klass in cls.__mro__:
         if "__init__" in vars(klass):
             return None if klass in (nn.Module, object) else klass
@@ -137,7 +137,7 @@ def build_reference(cls: type, config: Any, classes: set[type]) -> tuple[nn.Modu
         return __init__
 
     for klass in classes | {cls}:
-        owner = _init_owner(klass)
+        owner = init_owner(klass)
         if owner is not None and owner not in patched:
             patched[owner] = vars(owner)["__init__"]
     try:

@@ -8,7 +8,6 @@ every buffer's values, and eval-mode outputs on a dummy batch. Any difference ra
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +15,8 @@ import attrs
 import torch
 from torch import nn
 
-from ..errors import DeclarationError
+from ..errors import ArchitError, DeclarationError
+from ..parts.dummy import module_batch
 from .diff import structure_difference, tied_groups
 
 
@@ -47,28 +47,15 @@ class VerificationReport:
 
 
 def dummy_inputs(model: nn.Module, *, batch_size: int = 2, seq_len: int = 8) -> dict[str, Any]:
-    """A small random batch for ``model``: token ids below its ``config.vocab_size`` (an archit model's dummy
-    batch, without labels), else the model's own ``dummy_inputs``."""
-    generator = torch.Generator().manual_seed(0)
-    if hasattr(model, "backbone_spec") and hasattr(model, "head_spec"):
-        from ..parts.dummy import dummy_batch
-
-        return dummy_batch(model, batch_size, seq_len, labels=False, generator=generator)
-    vocab = getattr(getattr(model, "config", None), "vocab_size", None)
-    if isinstance(vocab, int) and vocab > 0:
-        ids = torch.randint(min(5, vocab - 1), vocab, (batch_size, seq_len), generator=generator)
-        batch = {getattr(model, "main_input_name", "input_ids"): ids}
-        params = inspect.signature(model.forward).parameters
-        if "attention_mask" in params:
-            batch["attention_mask"] = torch.ones_like(ids)
-        return batch
-    inputs = getattr(model, "dummy_inputs", None)
-    if isinstance(inputs, Mapping):
-        return dict(inputs)
-    raise DeclarationError(
-        f"archit cannot make a dummy batch for a {type(model).__qualname__} (its config has no vocab_size and it has "
-        "no dummy_inputs); pass verify(inputs={...}) or verify(outputs=False)"
-    )
+    """The batch :func:`verify` runs when given none: :func:`archit_core.parts.dummy.module_batch` (an archit
+    model's dummy batch without labels, else token ids below its ``config.vocab_size``, else its own
+    ``dummy_inputs``)."""
+    try:
+        return module_batch(model, batch_size=batch_size, seq_len=seq_len)
+    except ArchitError as exc:
+        if hasattr(model, "backbone_spec") and hasattr(model, "head_spec"):
+            raise  # an archit model's own dummy batch failed: its message says why
+        raise DeclarationError(f"{exc}; pass verify(inputs={{...}}) or verify(outputs=False)") from exc
 
 
 def _compare_outputs(mine: Any, theirs: Any, where: str = "output") -> str | None:

@@ -6,19 +6,9 @@ The pytest plugin (``archit_core.testing.pytest_plugin``, loaded automatically) 
 
 from __future__ import annotations
 
-from .contract import (
-    ContractError,
-    PairReport,
-    backbone_contract,
-    check_backbone,
-    check_backbone_alone,
-    check_head,
-    check_head_alone,
-    check_pair,
-    counterparts,
-    head_contract,
-)
+from .contract import ContractError, PairReport, check_backbone_alone, check_head_alone, check_pair, counterparts
 from .distributions import FakeDistribution, make_distribution
+from .suite import backbone_contract, check_backbone, check_head, head_contract
 
 __all__ = [
     "ContractError",

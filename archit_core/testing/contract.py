@@ -16,7 +16,7 @@ Labels come from the head: its module class provides ::
 and, when its :class:`HeadSpec` declares extra ``inputs``, ``dummy_inputs`` with the same signature returning a dict
 of them. In a plugin's ``tests/test_contract.py``::
 
-    from archit_core.testing import backbone_contract      # or head_contract
+    from archit_core.testing import backbone_contract      # or head_contract (archit_core.testing.suite)
     test_contract = backbone_contract("roberta")           # one test per installed head, plus the backbone alone
 
 torch is imported when a check runs, not when this module is imported.
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+
 
 class ContractError(AssertionError):
     """A backbone or head breaks archit's plugin contract; the message names the pair and the check."""
@@ -94,17 +95,6 @@ _NOT_PREDICTIONS = frozenset({"loss", "hidden_states", "cache", "past_key_values
 def _predictions(output: Any) -> dict[str, Any]:
     """The prediction fields of a model output: ``logits``, or a head's named outputs (``start_logits``, ...)."""
     return {k: v for k, v in output.items() if k not in _NOT_PREDICTIONS}
-
-
-def _token_inputs(facts: Any, batch_size: int, seq_len: int, generator: Any) -> dict[str, Any]:
-    """Token ids and a padded attention mask for a bare backbone module (no head, so no model for dummy_batch)."""
-    import torch
-
-    from archit_core.parts.dummy import FIRST_ORDINARY_ID
-
-    vocab = facts.vocab_size or 100
-    input_ids = torch.randint(min(FIRST_ORDINARY_ID, vocab - 1), vocab, (batch_size, seq_len), generator=generator)
-    return _pad_last({"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)})
 
 
 def _model_batch(where: str, model: Any, batch_size: int, seq_len: int, generator: Any) -> tuple[dict[str, Any], Any]:
@@ -281,6 +271,7 @@ def check_backbone_alone(name: str, *, host: Any = None, batch_size: int = 2, se
     import torch
 
     from archit_core import Backbone
+    from archit_core.parts.dummy import token_batch
 
     reg = _host(host).backbone(name)
     spec, where = reg.obj, f"backbone {name!r}"
@@ -294,7 +285,7 @@ def check_backbone_alone(name: str, *, host: Any = None, batch_size: int = 2, se
         torch.manual_seed(seed)
         module = spec.build(config)
     module.eval()
-    inputs = _token_inputs(facts, batch_size, seq_len, torch.Generator().manual_seed(seed))
+    inputs = _pad_last(token_batch(facts.vocab_size, (batch_size, seq_len), generator=torch.Generator().manual_seed(seed)))
     with torch.no_grad():
         out = spec.encode(module, inputs)
         layered = spec.encode(module, inputs, output_hidden_states=True) if "hidden_states" in provides else None
@@ -348,61 +339,3 @@ def check_head_alone(name: str, head_config: Mapping[str, Any] | Any = None, *, 
         if needed and not callable(getattr(cls, method, None)):
             raise _fail(where, f"{cls.__qualname__} has no {method}(config, batch_size, seq_len, *, generator=None)")
     return ["config JSON round trip", "Head subclass with dummy batch"]
-
-
-def check_backbone(name: str, *, host: Any = None, heads: Iterable[str] | None = None, **options: Any) -> list[PairReport]:
-    """:func:`check_backbone_alone`, then :func:`check_pair` with every installed head (or ``heads``)."""
-    check_backbone_alone(name, host=host)
-    names = list(heads) if heads is not None else counterparts(backbone=name, host=host)
-    return [check_pair(name, head, host=host, **options) for head in names]
-
-
-def check_head(name: str, head_config: Mapping[str, Any] | Any = None, *, host: Any = None,
-               backbones: Iterable[str] | None = None, **options: Any) -> list[PairReport]:
-    """:func:`check_head_alone`, then :func:`check_pair` with every installed backbone (or ``backbones``)."""
-    check_head_alone(name, head_config, host=host)
-    names = list(backbones) if backbones is not None else counterparts(head=name, host=host)
-    if not names:
-        raise ContractError(f"head {name!r}: no backbone is installed to check it with; install one (e.g. archit-backbone-roberta)")
-    return [check_pair(backbone, name, head_config, host=host, **options) for backbone in names]
-
-
-ALONE = "(alone)"
-
-
-def _contract_test(kind: str, name: str, others: list[str], run_pair: Callable[[str, Path], Any],
-                   run_alone: Callable[[], Any]) -> Callable[..., None]:
-    import pytest
-
-    def test_contract(counterpart: str, tmp_path: Path) -> None:
-        if counterpart == ALONE:
-            run_alone()
-        else:
-            run_pair(counterpart, tmp_path)
-
-    test_contract.__doc__ = f"archit's plugin contract for the {kind} {name!r}, alone and with each installed counterpart."
-    return pytest.mark.parametrize("counterpart", [ALONE, *others])(test_contract)
-
-
-def backbone_contract(name: str, *, host: Any = None, heads: Iterable[str] | None = None, **options: Any) -> Callable[..., None]:
-    """A pytest test function, parametrised over the backbone alone and each installed head (or ``heads``):
-    assign it to a ``test_*`` name in a test module. ``options`` go to :func:`check_pair`."""
-    others = list(heads) if heads is not None else counterparts(backbone=name, host=host)
-    return _contract_test(
-        "backbone", name, others,
-        lambda head, tmp: check_pair(name, head, host=host, tmp_path=tmp, **options),
-        lambda: check_backbone_alone(name, host=host),
-    )
-
-
-def head_contract(name: str, head_config: Mapping[str, Any] | Any = None, *, host: Any = None,
-                  backbones: Iterable[str] | None = None, **options: Any) -> Callable[..., None]:
-    """A pytest test function, parametrised over the head alone and each installed backbone (or ``backbones``)."""
-    others = list(backbones) if backbones is not None else counterparts(head=name, host=host)
-    if not others:
-        raise ContractError(f"head {name!r}: no backbone is installed to check it with; install one (e.g. archit-backbone-roberta)")
-    return _contract_test(
-        "head", name, others,
-        lambda backbone, tmp: check_pair(backbone, name, head_config, host=host, tmp_path=tmp, **options),
-        lambda: check_head_alone(name, head_config, host=host),
-    )

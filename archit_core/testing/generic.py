@@ -1,5 +1,8 @@
 """Checks of the core's generic backbones, shared by the test suite and ``benchmarks/bench_coverage.py``.
 
+The batches are :func:`archit_core.parts.dummy.probe_batch` (the layout-inference batch, with labels), also
+importable from here as ``probe_batch``.
+
 :func:`check_model_type` builds one Hugging Face ``model_type`` as a generic backbone (tiny) with each of the heads
 it is given, trains one step, and checks parity with the family's Hugging Face class of each head through checkpoint
 import: the Hugging Face task model is saved with ``save_pretrained`` and loaded with
@@ -13,15 +16,17 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
+from archit_core.parts.dummy import probe_batch
+
 #: Labels of the Hugging Face model in a parity check, for heads whose layout shares ``num_labels``.
 NUM_LABELS = 3
 
 
 def generic_name(model_type: str) -> str:
     """``model_type@archit-core``: the generic backbone even where a dedicated plugin registers the name."""
-    from archit_core.registry.registrations import _normalise
+    from archit_core.registry.registrations import normalise_name
 
-    return f"{_normalise(model_type)}@archit-core"
+    return f"{normalise_name(model_type)}@archit-core"
 
 
 def family_kind(model_type: str) -> str:
@@ -32,33 +37,11 @@ def family_kind(model_type: str) -> str:
 
     if getattr(CONFIG_MAPPING[model_type](), "is_encoder_decoder", False):
         return "encoder-decoder"
-    from archit_core.generic.backbones import _is_decoder
+    from archit_core.generic.family import is_decoder
 
-    if model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES or not _is_decoder(model_type):
+    if model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES or not is_decoder(model_type):
         return "encoder"
     return "decoder"
-
-
-def probe_batch(config: Any, head_module: Any, extra_inputs: Any = None) -> dict[str, Any]:
-    """The layout-inference batch of the tiny config (second example right-padded, zeros for the backbone's
-    ``extra_inputs``) in the input shape of ``head_module``'s class, with labels from its ``dummy_labels``."""
-    import torch
-
-    from archit_core.parts.dummy import _context
-    from archit_core.generic.backbones import _probe_batch, _probe_shape
-
-    generator = torch.Generator().manual_seed(2)
-    head_class = type(head_module)
-    batch = _probe_batch(config, extra_inputs, _probe_shape(head_class, head_module.config))
-    make_labels = getattr(head_class, "dummy_labels", None)
-    if make_labels is not None:
-        ids = batch["input_ids"]
-        context = _context(make_labels, head_module.backbone_facts, ids)
-        labels = make_labels(head_module.config, ids.shape[0], ids.shape[-1], generator=generator, **context)
-        if labels.shape == ids.shape and not labels.is_floating_point():  # per-token labels: padding ignored, as
-            labels = labels.masked_fill(batch["attention_mask"] == 0, -100)  # data collators pad them (-100)
-        batch["labels"] = labels
-    return batch
 
 
 def train_step(name: str, head: str) -> None:
@@ -88,14 +71,14 @@ def parity(name: str, head: str) -> tuple[str, str]:
     import torch
 
     import archit_core
-    from archit_core.generic.backbones import infer_head_layout
     from archit_core.checkpoints.interop import hf_class_name
+    from archit_core.generic.layouts import infer_head_layout
 
     host = archit_core.get_host()
     backbone, spec = host.backbone(name).obj, host.head(head).obj
-    class_name = hf_class_name(spec.hf_equivalent.auto_class, backbone.hf_model_type)
+    class_name = hf_class_name(spec.hf_layout.auto_class, backbone.hf_model_type)
     if class_name is None:
-        return "no-class", f"transformers has no {spec.hf_equivalent.auto_class} class for {backbone.hf_model_type!r}"
+        return "no-class", f"transformers has no {spec.hf_layout.auto_class} class for {backbone.hf_model_type!r}"
     layout, reason = infer_head_layout(backbone, head, spec)
     if layout is None:
         return "no-layout", reason
