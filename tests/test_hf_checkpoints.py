@@ -20,8 +20,8 @@ from safetensors.torch import load_file, save_file
 
 import archit_core
 from archit_core import CheckpointError, MissingPluginError
-from archit_core.cli.main import main
 from archit_core.checkpoints.interop import convert_hf_state_dict
+from archit_core.cli.main import main
 
 TINY = {"vocab_size": 1000, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
 #: archit backbone name -> prefix of its transformers classes

@@ -11,32 +11,25 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..parts.configs import config_to_dict
 from ..errors import ArchitError
-from ..parts.head import HFEquivalent
+from ..parts.configs import config_to_dict
+from .interop import hf_class_name, hf_key_map, hf_layout_of, resolve_hf_values
+
+if TYPE_CHECKING:
+    from ..parts.head import HFLayout
+
+#: The older name of :func:`~archit_core.checkpoints.interop.hf_layout_of` (one model's head layout).
+hf_equivalent = hf_layout_of
 
 
-def hf_equivalent(model: Any) -> HFEquivalent:
-    """The Hugging Face equivalent of ``model``'s head on its backbone, or :class:`ArchitError` when there is none."""
-    eq = model.backbone_spec.head_layout(model.config.head, model.head_spec)
-    if eq is None:
-        raise ArchitError(
-            f"head {model.config.head!r} declares no Hugging Face equivalent on backbone {model.config.backbone!r}, "
-            "so there is no transformers class to export it to; save it as an archit checkpoint instead"
-        )
-    return eq
-
-
-def hf_config(model: Any, eq: HFEquivalent | None = None) -> Any:
+def hf_config(model: Any, eq: HFLayout | None = None) -> Any:
     """The Hugging Face task config of ``model``: its backbone config with the shared head fields and labels.
 
     Raises :class:`ArchitError` naming the head-config field whose value the Hugging Face class cannot reproduce.
     """
-    from .interop import hf_class_name, resolve_hf_values
-
-    eq = eq or hf_equivalent(model)
+    eq = eq or hf_layout_of(model)
     config = copy.deepcopy(model.config.backbone_config)
     head = config_to_dict(model.head_spec.make_config(model.config.head_config))
     hf_class = hf_class_name(eq.auto_class, getattr(config, "model_type", None)) or eq.auto_class
@@ -60,7 +53,7 @@ def hf_config(model: Any, eq: HFEquivalent | None = None) -> Any:
     return config
 
 
-def _export_dropout(dropout: float | None, eq: HFEquivalent, config: Any, hf_class: str, backbone_dropout: float) -> None:
+def _export_dropout(dropout: float | None, eq: HFLayout, config: Any, hf_class: str, backbone_dropout: float) -> None:
     """Set the head config's ``dropout`` on the Hugging Face config field its head reads (``eq.dropout_field``), or
     warn that the Hugging Face class trains with another dropout (inference is the same either way). None: the
     head uses the backbone's classifier dropout (``backbone_dropout``), as the Hugging Face class does if it has one."""
@@ -84,29 +77,11 @@ def _export_dropout(dropout: float | None, eq: HFEquivalent, config: Any, hf_cla
         )
 
 
-def _rename(state: Mapping[str, Any], prefixes: Mapping[str, str]) -> tuple[dict[str, tuple[str, Any]], list[str]]:
-    """``new key -> (old key, value)`` for each key of ``state`` a prefix matches (the longest is replaced), and the
-    keys no prefix matched."""
-    ordered = sorted(prefixes.items(), key=lambda kv: -len(kv[0]))
-    renamed: dict[str, tuple[str, Any]] = {}
-    unmatched: list[str] = []
-    for key, value in state.items():
-        source = next((s for s, _ in ordered if key.startswith(s)), None)
-        if source is None:
-            unmatched.append(key)
-        else:
-            renamed[prefixes[source] + key[len(source):]] = (key, value)
-    return renamed, unmatched
-
-
 def hf_state_dict(model: Any, hf_model: Any) -> dict[str, Any]:
     """``model``'s weights under ``hf_model``'s key names (the inverse of :func:`archit_core.checkpoints.interop.hf_key_map`),
     checked to fill ``hf_model`` exactly."""
-    from .interop import hf_key_map
-
-    to_hf = {ours: theirs for theirs, ours in hf_key_map(model).items()}
-    to_hf.setdefault("backbone.", f"{hf_model.base_model_prefix}.")
-    renamed, unmatched = _rename(model.state_dict(), to_hf)
+    to_hf = hf_key_map(model).inverse().with_default("backbone.", f"{hf_model.base_model_prefix}.")
+    renamed, unmatched = to_hf.apply(model.state_dict())
     state = {k: value for k, (_, value) in renamed.items()}
     expected = set(hf_model.state_dict())
     leftover = sorted(unmatched + [ours for k, (ours, _) in renamed.items() if k not in expected])
@@ -138,7 +113,7 @@ def to_transformers(model: Any) -> Any:
     import torch
     import transformers
 
-    eq = hf_equivalent(model)
+    eq = hf_layout_of(model)
     config = hf_config(model, eq)
     auto = getattr(transformers, eq.auto_class, None)
     if auto is None:

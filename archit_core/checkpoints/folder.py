@@ -1,12 +1,18 @@
-"""Reading checkpoint folders: config, weights (safetensors, sharded or not; ``.bin`` only with ``weights_only``)."""
+"""Reading checkpoint folders: config, weights (safetensors, sharded or not; ``.bin`` only with ``weights_only``).
+
+:func:`open_checkpoint` opens a folder once into a :class:`CheckpointFolder` (its config, format and weight files),
+the one record that planning, loading, inspection and convert are handed.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from ..errors import CheckpointError
 
@@ -89,16 +95,21 @@ def weight_files(path: str | Path) -> list[Path]:
     )
 
 
-def read_state_dict(path: str | Path, *, keys: Iterable[str] | None = None) -> dict[str, Any]:
+def read_state_dict(path: str | Path | CheckpointFolder, *, keys: Iterable[str] | None = None) -> dict[str, Any]:
     """All tensors of a checkpoint folder (or only ``keys``); corrupt files and unsafe pickles raise
     :class:`CheckpointError`."""
+    return open_checkpoint(path).read_state_dict(keys=keys)
+
+
+def _read_tensors(files: Iterable[Path], keys: Iterable[str] | None) -> dict[str, Any]:
+    """The tensors of ``files`` (only ``keys`` when given: other safetensors entries are never read)."""
     import torch
     from safetensors import SafetensorError
     from safetensors.torch import safe_open
 
     wanted = set(keys) if keys is not None else None
     state: dict[str, Any] = {}
-    for file in weight_files(path):
+    for file in files:
         if file.suffix == ".safetensors":
             try:
                 with safe_open(str(file), framework="pt") as f:
@@ -117,3 +128,81 @@ def read_state_dict(path: str | Path, *, keys: Iterable[str] | None = None) -> d
                 ) from exc
             state.update({k: v for k, v in loaded.items() if wanted is None or k in wanted})
     return state
+
+
+def _safetensors_keys(files: Iterable[Path]) -> list[str]:
+    """The tensor names in safetensors ``files``, read from their headers (no tensor is loaded)."""
+    from safetensors import SafetensorError, safe_open
+
+    keys: list[str] = []
+    for file in files:
+        try:
+            with safe_open(str(file), framework="numpy") as f:
+                keys.extend(f.keys())
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise CheckpointError(f"{file} is not a readable safetensors file (corrupt or truncated?): {exc}") from exc
+    return keys
+
+
+@attrs.frozen
+class CheckpointFolder:
+    """One checkpoint folder, opened once: where it is, its parsed ``config.json``, its weight files (safetensors
+    preferred) and whether they are sharded. Made by :func:`open_checkpoint`."""
+
+    path: Path
+    config: Mapping[str, Any] = attrs.field(repr=False)
+    files: tuple[Path, ...]
+    sharded: bool = False
+
+    @property
+    def is_archit(self) -> bool:
+        """Whether the folder is an archit checkpoint (recognised by its config, never by its key names)."""
+        return is_archit_config(self.config)
+
+    @property
+    def format(self) -> str:
+        """``"archit"`` or ``"transformers"``."""
+        return "archit" if self.is_archit else "transformers"
+
+    @property
+    def weights_format(self) -> str:
+        """``"safetensors"`` or ``"bin"``."""
+        return "safetensors" if self.files[0].suffix == ".safetensors" else "bin"
+
+    def keys(self) -> list[str]:
+        """Every tensor name of the weights; safetensors names come from the file headers, without reading a tensor."""
+        if self.weights_format == "safetensors":
+            return _safetensors_keys(self.files)
+        return list(self.read_state_dict())
+
+    def read_state_dict(self, *, keys: Iterable[str] | None = None) -> dict[str, Any]:
+        """All tensors (or only ``keys``; other safetensors tensors are not read); corrupt files and unsafe pickles
+        raise :class:`CheckpointError`."""
+        return _read_tensors(self.files, keys)
+
+    def read_state_dict_without(self, prefix: str) -> tuple[dict[str, Any], list[str]]:
+        """The tensors whose keys do not start with ``prefix``, and the sorted keys that do (whose safetensors
+        tensors are never read)."""
+        if self.weights_format == "safetensors":
+            keys = self.keys()
+            return self.read_state_dict(keys=[k for k in keys if not k.startswith(prefix)]), sorted(k for k in keys if k.startswith(prefix))
+        state = self.read_state_dict()
+        return {k: v for k, v in state.items() if not k.startswith(prefix)}, sorted(k for k in state if k.startswith(prefix))
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+
+def open_checkpoint(path: str | Path | CheckpointFolder, *, revision: str | None = None) -> CheckpointFolder:
+    """The :class:`CheckpointFolder` of a folder or Hugging Face Hub id (see :func:`local_checkpoint`): its config
+    parsed and its weight files listed, once. A record passes through unchanged."""
+    if isinstance(path, CheckpointFolder):
+        return path
+    folder = local_checkpoint(path, revision=revision)
+    config = read_config(folder)
+    files = weight_files(folder)
+    sharded = any((folder / index).exists() for index in (SAFE_INDEX, BIN_INDEX))
+    return CheckpointFolder(folder, config, tuple(files), sharded)

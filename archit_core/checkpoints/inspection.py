@@ -3,12 +3,15 @@ which installed archit backbone and head correspond to a Hugging Face checkpoint
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import attrs
 
 from ..errors import ArchitError, CheckpointError
 from ..registry.host import PluginHost
 from ..registry.registrations import Registration
+from .folder import open_checkpoint
 
 #: Safetensors dtype codes, named as torch names them.
 _DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64", "I32": "int32",
@@ -18,15 +21,13 @@ _DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat
 def tensor_info(path: Any) -> dict[str, tuple[str, list[int]]]:
     """``key -> (dtype, shape)`` of every tensor of a checkpoint folder; safetensors headers are read without
     loading a tensor (or importing torch), ``.bin`` files are loaded with ``weights_only=True``."""
-    from .folder import read_state_dict, weight_files
-
-    files = weight_files(path)
-    if files[0].suffix != ".safetensors":
-        return {k: (str(v.dtype).removeprefix("torch."), list(v.shape)) for k, v in read_state_dict(path).items()}
+    folder = open_checkpoint(path)
+    if folder.weights_format != "safetensors":
+        return {k: (str(v.dtype).removeprefix("torch."), list(v.shape)) for k, v in folder.read_state_dict().items()}
     from safetensors import SafetensorError, safe_open
 
     info: dict[str, tuple[str, list[int]]] = {}
-    for file in files:
+    for file in folder.files:
         try:
             with safe_open(str(file), framework="numpy") as f:
                 for key in f.keys():
@@ -117,26 +118,43 @@ def _equivalent_names(config: dict[str, Any], host: PluginHost) -> dict[str, Any
     return found
 
 
-def inspect_report(path: Any, host: PluginHost) -> dict[str, Any]:
-    """Everything ``archit inspect`` shows about a checkpoint folder, as JSON-serialisable data."""
-    from .folder import BIN_INDEX, SAFE_INDEX, is_archit_config, local_checkpoint, read_config, weight_files
+@attrs.frozen
+class CheckpointReport:
+    """What a checkpoint folder holds (``archit inspect`` prints it): format, weight files, model type, for an
+    archit checkpoint its parts, configs and the plugins they need, for a Hugging Face one the archit backbone and
+    head that correspond, and the tensors by part with their dtypes and shapes."""
 
-    path = local_checkpoint(path)
-    config = read_config(path)
-    files = weight_files(path)
-    archit = is_archit_config(config)
-    sharded = any((files[0].parent / index).exists() for index in (SAFE_INDEX, BIN_INDEX))
-    report: dict[str, Any] = {
-        "path": str(path),
-        "format": "archit" if archit else "transformers",
-        "weights": {"format": "safetensors" if files[0].suffix == ".safetensors" else "bin", "sharded": sharded,
-                    "files": [f.name for f in files]},
-        "model_type": config.get("model_type"),
-        "architectures": config.get("architectures") or [],
-    }
+    path: str
+    format: str
+    weights: Mapping[str, Any]
+    model_type: str | None
+    architectures: tuple[str, ...]
+    parts: Mapping[str, Any]
+    total: Mapping[str, int]
+    dtypes: tuple[str, ...]
+    archit: Mapping[str, Any] | None = None
+    archit_equivalent: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-serialisable data (``archit inspect --json``)."""
+        data: dict[str, Any] = {"path": self.path, "format": self.format, "weights": dict(self.weights),
+                                "model_type": self.model_type, "architectures": list(self.architectures)}
+        if self.archit is not None:
+            data.update(self.archit)
+        if self.archit_equivalent is not None:
+            data["archit_equivalent"] = dict(self.archit_equivalent)
+        return data | {"parts": dict(self.parts), "total": dict(self.total), "dtypes": list(self.dtypes)}
+
+
+def inspect_checkpoint(path: Any, host: PluginHost) -> CheckpointReport:
+    """The :class:`CheckpointReport` of a checkpoint folder (or hub id, or an opened :class:`CheckpointFolder`)."""
+    folder = open_checkpoint(path)
+    config, files, archit = folder.config, folder.files, folder.is_archit
+    weights = {"format": folder.weights_format, "sharded": folder.sharded, "files": [f.name for f in files]}
+    extra: dict[str, Any] = {}
     if archit:
         plugins = config.get("plugins") or {}
-        report.update(
+        extra["archit"] = dict(
             backbone=config.get("backbone"),
             head=config.get("head"),
             backbone_config=config.get("backbone_config") or {},
@@ -145,9 +163,9 @@ def inspect_report(path: Any, host: PluginHost) -> dict[str, Any]:
         )
         prefix, base_model = "backbone", False
     else:
-        report["archit_equivalent"] = _equivalent_names(config, host)
+        extra["archit_equivalent"] = _equivalent_names(config, host)
         prefix, base_model = _hf_layout(config, host)
-    tensors = tensor_info(path)
+    tensors = tensor_info(folder)
     parts: dict[str, dict[str, Any]] = {}
     for key in sorted(tensors):
         dtype, shape = tensors[key]
@@ -163,10 +181,18 @@ def inspect_report(path: Any, host: PluginHost) -> dict[str, Any]:
         group["keys"] += 1
         group["parameters"] += _numel(shape)
         group["tensors"][key] = {"dtype": dtype, "shape": shape}
-    report["parts"] = {p: parts[p] for p in ("backbone", "head", "other") if p in parts}
-    report["total"] = {"keys": len(tensors), "parameters": sum(g["parameters"] for g in parts.values())}
-    report["dtypes"] = sorted({dtype for dtype, _ in tensors.values()})
-    return report
+    return CheckpointReport(
+        path=str(folder), format=folder.format, weights=weights, model_type=config.get("model_type"),
+        architectures=tuple(config.get("architectures") or []),
+        parts={p: parts[p] for p in ("backbone", "head", "other") if p in parts},
+        total={"keys": len(tensors), "parameters": sum(g["parameters"] for g in parts.values())},
+        dtypes=tuple(sorted({dtype for dtype, _ in tensors.values()})), **extra,
+    )
+
+
+def inspect_report(path: Any, host: PluginHost) -> dict[str, Any]:
+    """:func:`inspect_checkpoint` as JSON-serialisable data."""
+    return inspect_checkpoint(path, host).to_dict()
 
 
 def _hf_layout(config: dict[str, Any], host: PluginHost) -> tuple[str | None, bool]:

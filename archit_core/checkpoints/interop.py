@@ -3,21 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ArchitError, CheckpointError
-from ..parts.head import HFEquivalent
 from ..registry.host import PluginHost, get_host
+from .keymap import KeyMap
+
+if TYPE_CHECKING:
+    from ..parts.head import HFLayout
 
 
-def equivalent(backbone: str, head: str, *, host: PluginHost | None = None) -> HFEquivalent | None:
-    """The Hugging Face equivalent of ``head`` on ``backbone``: the backbone plugin's layout, else the head's."""
+def hf_layout_of(model: Any, head: str | None = None, *, host: PluginHost | None = None) -> HFLayout:
+    """The Hugging Face layout of a head on a backbone (the backbone plugin's, else the head's own): of ``model``'s
+    head on its backbone, or, given names, of ``head`` on the backbone ``model``. Raises :class:`ArchitError` when
+    there is none, since nothing then corresponds to a transformers class."""
+    if head is None:
+        layout = model.backbone_spec.head_layout(model.config.head, model.head_spec)
+        backbone, head, why = model.config.backbone, model.config.head, (
+            ", so there is no transformers class to export it to; save it as an archit checkpoint instead")
+    else:
+        backbone, why = model, ""
+        layout = equivalent(backbone, head, host=host)
+    if layout is None:
+        raise ArchitError(f"head {head!r} declares no Hugging Face equivalent on backbone {backbone!r}{why}")
+    return layout
+
+
+def equivalent(backbone: str, head: str, *, host: PluginHost | None = None) -> HFLayout | None:
+    """The Hugging Face layout of ``head`` on ``backbone``, or None (older name; :func:`hf_layout_of` raises instead)."""
     host = host or get_host()
     b, h = host.backbone(backbone), host.head(head)
     return b.obj.head_layout(h.name, h.obj)
 
 
-def resolve_hf_values(eq: HFEquivalent, hf_config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def resolve_hf_values(eq: HFLayout, hf_config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The head-config values an equivalent requires (``eq.config``, callables resolved against ``hf_config``) and
     the shared fields (``eq.config_fields``) as ``hf_config`` sets them."""
     required = {k: (v(hf_config) if callable(v) else v) for k, v in eq.config.items()}
@@ -28,9 +47,7 @@ def resolve_hf_values(eq: HFEquivalent, hf_config: Any) -> tuple[dict[str, Any],
 def head_config_for_hf(backbone: str, head: str, hf_config: Any, *, host: PluginHost | None = None) -> dict[str, Any]:
     """The head config under which archit's ``head`` computes what the Hugging Face task model with
     ``hf_config`` computes (shared fields such as ``num_labels`` are copied from it)."""
-    eq = equivalent(backbone, head, host=host)
-    if eq is None:
-        raise ArchitError(f"head {head!r} declares no Hugging Face equivalent on backbone {backbone!r}")
+    eq = hf_layout_of(backbone, head, host=host)
     required, shared = resolve_hf_values(eq, hf_config)
     return {**required, **shared}
 
@@ -46,14 +63,23 @@ def hf_class_name(auto_class: str, model_type: str | None) -> str | None:
     return name[0] if isinstance(name, (tuple, list)) else name
 
 
-def hf_key_map(model: Any) -> dict[str, str]:
-    """Prefix map from a Hugging Face task checkpoint of ``model``'s family to ``model``'s keys."""
-    eq = model.backbone_spec.head_layout(model.config.head, model.head_spec)
-    prefix = model.backbone_spec.checkpoint_prefix
-    mapping = {f"{prefix}.": "backbone."} if prefix else {}
-    if eq is not None:
-        mapping.update({hf: f"head.{ours}" for hf, ours in eq.keys.items()})
-    return mapping
+def head_key_map(layout: HFLayout | None) -> KeyMap:
+    """Prefix renames from a Hugging Face task head's keys (``layout.keys``) to archit's ``head.*``."""
+    return KeyMap.of({hf: f"head.{ours}" for hf, ours in layout.keys.items()} if layout is not None else {})
+
+
+def backbone_key_map(backbone: Any) -> KeyMap:
+    """Renames from a Hugging Face checkpoint of ``backbone``'s family (a backbone spec) to archit's ``backbone.*``:
+    its base-model prefix and the plugin's own ``checkpoint_aliases`` (regexes, other places its weights are saved)."""
+    prefix = backbone.checkpoint_prefix
+    return KeyMap.of({f"{prefix}.": "backbone."} if prefix else {}, dict(getattr(backbone, "checkpoint_aliases", None) or {}))
+
+
+def hf_key_map(model: Any) -> KeyMap:
+    """Renames from a Hugging Face task checkpoint of ``model``'s family to ``model``'s keys (backbone prefix and
+    the head's layout)."""
+    layout = model.backbone_spec.head_layout(model.config.head, model.head_spec)
+    return KeyMap.of({f"{p}.": "backbone."} if (p := model.backbone_spec.checkpoint_prefix) else {}) | head_key_map(layout)
 
 
 def convert_hf_state_dict(model: Any, state_dict: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -61,20 +87,15 @@ def convert_hf_state_dict(model: Any, state_dict: Mapping[str, Any]) -> tuple[di
 
     Returns the renamed tensors and the keys that belong nowhere in ``model``.
     """
-    mapping = sorted(hf_key_map(model).items(), key=lambda kv: -len(kv[0]))
+    renamed, unmatched = hf_key_map(model).apply(state_dict)
+    converted = {key: value for key, (_, value) in renamed.items()}
     backbone_keys = set(model.backbone.state_dict())
-    converted: dict[str, Any] = {}
     unused: list[str] = []
-    for key, value in state_dict.items():
-        for source, target in mapping:
-            if key.startswith(source):
-                converted[target + key[len(source):]] = value
-                break
+    for key in unmatched:
+        if key in backbone_keys:  # a bare base-model checkpoint has no prefix
+            converted["backbone." + key] = state_dict[key]
         else:
-            if key in backbone_keys:  # a bare base-model checkpoint has no prefix
-                converted["backbone." + key] = value
-            else:
-                unused.append(key)
+            unused.append(key)
     return converted, unused
 
 

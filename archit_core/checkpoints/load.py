@@ -11,6 +11,8 @@ from typing import Any
 import attrs
 
 from ..errors import CheckpointError
+from .folder import CheckpointFolder, open_checkpoint
+from .keymap import KeyMap
 
 PARTS = ("backbone", "head")
 
@@ -79,10 +81,10 @@ def _quiet_transformers() -> Iterator[None]:
 
 def from_pretrained(
     cls: type,
-    path: str | Path,
+    path: str | Path | CheckpointFolder,
     config: Any,
     *,
-    key_mapping: Mapping[str, str] | None,
+    key_mapping: KeyMap | Mapping[str, str] | None,
     format: str,
     notes: Iterable[str] = (),
     strict: bool = False,
@@ -93,16 +95,17 @@ def from_pretrained(
     """``cls.from_pretrained`` with archit's renaming, then a :class:`LoadingReport` on ``model.loading_report``.
 
     Checkpoint keys starting with ``skip_prefix`` (another task's head) are never loaded and are reported as
-    ignored. The renaming is forgotten after loading, so the model saves in archit's own layout. With ``strict``,
-    any fresh backbone weight raises :class:`CheckpointError`; otherwise it is warned about.
+    ignored (their tensors are not read). ``key_mapping`` is a :class:`KeyMap` (or transformers' own regex dict);
+    the renaming is forgotten after loading, so the model saves in archit's own layout. With ``strict``, any fresh
+    backbone weight raises :class:`CheckpointError`; otherwise it is warned about.
     """
+    folder = open_checkpoint(path)
+    path = folder.path
+    if isinstance(key_mapping, KeyMap):
+        key_mapping = key_mapping.transformers_mapping()
     skipped: list[str] = []
     if skip_prefix is not None:
-        from .folder import read_state_dict
-
-        state = read_state_dict(path)
-        skipped = sorted(k for k in state if k.startswith(skip_prefix))
-        kwargs["state_dict"] = {k: v for k, v in state.items() if not k.startswith(skip_prefix)}
+        kwargs["state_dict"], skipped = folder.read_state_dict_without(skip_prefix)
     from pickle import UnpicklingError
 
     from safetensors import SafetensorError

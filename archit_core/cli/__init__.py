@@ -10,6 +10,8 @@ _EXPORTS = {
     'make_parser': '.main',
     'module_tree': '.main',
     'plugins_report': '.main',
+    'print_build': '.main',
+    'print_convert': '.main',
     'print_inspect': '.main',
     'print_plugins': '.main',
 }

@@ -16,9 +16,9 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from ..checkpoints.inspection import CheckpointReport, inspect_checkpoint
 from ..errors import ArchitError, ArchitPluginWarning, ConfigError
 from ..registry.host import PluginHost, get_host
-from ..checkpoints.inspection import backbone_for, head_for, inspect_report
 from ..registry.registrations import KINDS, PluginInfo, Registration
 
 EXIT_ERROR = 2
@@ -138,7 +138,8 @@ def _cmd_plugins(args: argparse.Namespace, host: PluginHost, out: TextIO, *, rep
 
 
 def _cmd_backbones(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
-    from ..generic.backbones import backbones_report, print_backbones
+    from ..generic.listing import backbones_report
+    from .backbones import print_backbones
 
     return _cmd_plugins(args, host, out, report=backbones_report(host, include_generic=args.all), show=print_backbones)
 
@@ -179,7 +180,7 @@ def module_tree(module: Any, *, depth: int = 3) -> list[tuple[str, str, int]]:
 
 
 def _cmd_build(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
-    from ..model.build import build, summary
+    from ..model.build import build, smoke
 
     if args.batch_size < 1 or args.seq_len < 1:
         raise ConfigError(f"--batch-size and --seq-len must be positive, got {args.batch_size} and {args.seq_len}")
@@ -202,19 +203,17 @@ def _cmd_build(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
             tiny=args.tiny,
             host=host,
         )
-    import torch
+    report = smoke(model, batch_size=args.batch_size, seq_len=args.seq_len, seed=args.seed)
+    print_build(model, report, out, depth=args.depth)
+    if args.save:
+        model.save_pretrained(args.save)
+        out.write(f"saved to {args.save}\n")
+    return 0
 
-    from ..parts.dummy import dummy_batch
 
-    torch.manual_seed(args.seed)
-    batch = dummy_batch(model, args.batch_size, args.seq_len)
-    model.train()
-    output = model(**batch)
-    loss = output.loss
-    if loss is not None:
-        loss.backward()
-    grads = sum(1 for p in model.parameters() if p.grad is not None)
-    trainable = sum(1 for p in model.parameters() if p.requires_grad)
+def print_build(model: Any, report: Any, out: TextIO, *, depth: int = 3) -> None:
+    """The human-readable form of a built model and its :class:`~archit_core.model.build.SmokeReport`."""
+    from ..rewrites.rewrite import rewrites_of
 
     if model.config.heads:
         tasks = ", ".join(f"{task}: {entry['head']!r} (loss weight {entry['loss_weight']})" for task, entry in model.config.heads.items())
@@ -222,32 +221,23 @@ def _cmd_build(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
     else:
         out.write(f"model: backbone {model.config.backbone!r} + head {model.config.head!r}\n")
         out.write(f"head config: {json.dumps(model.config.head_config)}\n")
-    from ..rewrites.rewrite import rewrites_of
-
     for record in rewrites_of(model):
         out.write(f"rewrite: {record['rewrite']} {json.dumps(record['options'])} on {len(record['paths'])} modules "
                   f"({', '.join(record['targets'])})\n")
-    rows = module_tree(model, depth=args.depth)
+    rows = module_tree(model, depth=depth)
     width = max(len(r[0]) + (len(r[1]) + 2 if r[1] else 0) for r in rows)
     out.write("modules (parameters):\n")
     for name, cls, n in rows:
         label = f"{name}: {cls}" if cls else name
         out.write(f"  {label.ljust(width)}  {n:>14,}\n")
-    counts = summary(model)
-    out.write("parameters: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()) + "\n")
-    shapes = {k: tuple(v.shape) for k, v in batch.items() if hasattr(v, "shape")}
-    out.write(f"dummy batch: {shapes}\n")
-    logits = output.logits
-    if hasattr(logits, "shape"):
-        out.write(f"logits: {tuple(logits.shape)}\n")
-    if loss is None:
-        out.write(f"loss: none ({type(model.head).__qualname__} defines no dummy_labels, so only the forward pass ran)\n")
+    out.write("parameters: " + ", ".join(f"{k} {v:,}" for k, v in report.parameters.items()) + "\n")
+    out.write(f"dummy batch: {dict(report.batch_shapes)}\n")
+    if report.logits_shape is not None:
+        out.write(f"logits: {report.logits_shape}\n")
+    if report.loss is None:
+        out.write(f"loss: none ({report.head_class} defines no dummy_labels, so only the forward pass ran)\n")
     else:
-        out.write(f"loss: {loss.item():.6f} (backward pass: gradients on {grads} of {trainable} trainable tensors)\n")
-    if args.save:
-        model.save_pretrained(args.save)
-        out.write(f"saved to {args.save}\n")
-    return 0
+        out.write(f"loss: {report.loss:.6f} (backward pass: gradients on {report.with_grad} of {report.trainable} trainable tensors)\n")
 
 
 def _cmd_spec_schema(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
@@ -258,10 +248,6 @@ def _cmd_spec_schema(args: argparse.Namespace, host: PluginHost, out: TextIO) ->
 
 
 # -- archit inspect ----------------------------------------------------------------------------------------------
-#: Files beside the weights that describe the inputs (tokenizer, processor); ``archit convert`` copies them.
-_INPUT_FILES = ("tokenizer*", "special_tokens_map.json", "added_tokens.json", "vocab.*", "merges.txt", "*.model",
-                "preprocessor_config.json", "processor_config.json", "chat_template.*")
-
 
 def _plugin_line(p: dict[str, Any]) -> str:
     saved = " ".join(filter(None, [p["distribution"], p["version"]])) or "no distribution recorded"
@@ -280,8 +266,10 @@ def _plugin_line(p: dict[str, Any]) -> str:
 _ARCHITECTURE_FIELDS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size")
 
 
-def print_inspect(report: dict[str, Any], out: TextIO, *, keys: bool = False) -> None:
-    """The human-readable form of :func:`inspect_report`."""
+def print_inspect(report: CheckpointReport | dict[str, Any], out: TextIO, *, keys: bool = False) -> None:
+    """The human-readable form of a :class:`~archit_core.checkpoints.inspection.CheckpointReport` (or its ``to_dict()``)."""
+    if isinstance(report, CheckpointReport):
+        report = report.to_dict()
     weights = report["weights"]
     files = f"{len(weights['files'])} shards" if weights["sharded"] else weights["files"][0]
     kind = "archit" if report["format"] == "archit" else "Hugging Face"
@@ -315,9 +303,9 @@ def print_inspect(report: dict[str, Any], out: TextIO, *, keys: bool = False) ->
 
 
 def _cmd_inspect(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
-    report = inspect_report(args.path, host)
+    report = inspect_checkpoint(args.path, host)
     if args.json:
-        json.dump(report, out, indent=2)
+        json.dump(report.to_dict(), out, indent=2)
         out.write("\n")
     else:
         print_inspect(report, out, keys=args.keys)
@@ -325,85 +313,41 @@ def _cmd_inspect(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int
 
 
 # -- archit convert ----------------------------------------------------------------------------------------------
-def _copy_input_files(src: Any, dst: Any) -> list[str]:
-    import shutil
-    from pathlib import Path
-
-    copied = []
-    for pattern in _INPUT_FILES:
-        for file in sorted(Path(src).glob(pattern)):
-            if file.is_file() and not (Path(dst) / file.name).exists():
-                shutil.copy2(file, Path(dst) / file.name)
-                copied.append(file.name)
-    return copied
-
-
-def _convert_to_transformers(args: argparse.Namespace, host: PluginHost, out: TextIO) -> None:
-    from ..model.build import load
-    from ..checkpoints.export import to_transformers
-
-    given = [opt for opt, value in (("--backbone", args.backbone), ("--head", args.head), ("--head-config", args.head_config)) if value]
-    if given:
-        raise ConfigError(
-            f"{', '.join(given)} apply to Hugging Face sources; {args.src!r} is an archit checkpoint, which converts "
-            "to the Hugging Face class its head is equivalent to"
-        )
-    model = load(args.src, host=host)
-    hf_model = to_transformers(model)
-    hf_model.save_pretrained(args.dst)
-    out.write(f"converted archit {model.config.backbone!r} + {model.config.head!r} to {type(hf_model).__name__} (Hugging Face)\n")
-
-
-def _convert_to_archit(args: argparse.Namespace, config: dict[str, Any], host: PluginHost, out: TextIO) -> None:
-    from ..model.build import build
-
-    model_type = config.get("model_type")
-    architecture = (config.get("architectures") or [None])[0]
-    backbone = args.backbone or backbone_for(model_type, host).name
-    head = args.head or head_for(host.backbone(backbone), model_type, architecture, host).name
-    model = build(backbone, head, checkpoint=args.src, head_config=_json_object(args.head_config, "--head-config"),
-                  strict=True, host=host)
-    labels = {int(k): v for k, v in (config.get("id2label") or {}).items()}
-    if labels and len(labels) == model.config.num_labels:  # keep the checkpoint's label names
-        model.config.id2label, model.config.label2id = labels, {v: k for k, v in labels.items()}
-    model.save_pretrained(args.dst)
-    out.write(f"converted {architecture or model_type} (Hugging Face) to archit {model.config.backbone!r} + {model.config.head!r}\n")
-    report = model.loading_report
-    for note in report.notes:
-        out.write(f"note: {note}\n")
-    if report.ignored:
-        more = ", ..." if len(report.ignored) > 5 else ""
-        out.write(f"note: {len(report.ignored)} weight(s) of the checkpoint are not used: {', '.join(report.ignored[:5])}{more}\n")
-    fresh = report.fresh.get("head", ())
-    if fresh:
-        out.write(f"warning: {len(fresh)} head weight(s) are freshly initialised, not converted; train the head before use\n")
+def print_convert(report: Any, out: TextIO) -> None:
+    """The human-readable form of a :class:`~archit_core.checkpoints.convert.ConvertReport`."""
+    if report.source_format == "archit":
+        out.write(f"converted archit {report.backbone!r} + {report.head!r} to {report.hf_class} (Hugging Face)\n")
+    else:
+        out.write(f"converted {report.hf_class} (Hugging Face) to archit {report.backbone!r} + {report.head!r}\n")
+        loading = report.loading
+        for note in loading.notes:
+            out.write(f"note: {note}\n")
+        if loading.ignored:
+            more = ", ..." if len(loading.ignored) > 5 else ""
+            out.write(f"note: {len(loading.ignored)} weight(s) of the checkpoint are not used: {', '.join(loading.ignored[:5])}{more}\n")
+        fresh = loading.fresh.get("head", ())
+        if fresh:
+            out.write(f"warning: {len(fresh)} head weight(s) are freshly initialised, not converted; train the head before use\n")
+    if report.copied:
+        out.write(f"copied {', '.join(report.copied)}\n")
+    out.write(f"saved to {report.destination}\n")
 
 
 def _cmd_convert(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
-    from pathlib import Path
+    from ..checkpoints.convert import check_archit_source, convert
+    from ..checkpoints.folder import open_checkpoint
 
-    from ..checkpoints.folder import is_archit_config, local_checkpoint, read_config, weight_files
-
-    args.src = str(local_checkpoint(args.src))
-    config = read_config(args.src)
-    weight_files(args.src)
-    dst = Path(args.dst)
-    if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
-        raise ArchitError(f"{args.dst!r} exists and is not an empty folder; choose a new folder for the converted checkpoint")
-    if is_archit_config(config):
-        _convert_to_transformers(args, host, out)
-    else:
-        _convert_to_archit(args, config, host, out)
-    copied = _copy_input_files(args.src, dst)
-    if copied:
-        out.write(f"copied {', '.join(copied)}\n")
-    out.write(f"saved to {args.dst}\n")
+    folder = open_checkpoint(args.src)
+    check_archit_source(folder, [o for o, v in (("--backbone", args.backbone), ("--head", args.head), ("--head-config", args.head_config)) if v])
+    report = convert(folder, args.dst, backbone=args.backbone, head=args.head,
+                     head_config=_json_object(args.head_config, "--head-config"), host=host)
+    print_convert(report, out)
     return 0
 
 
 # -- archit declare ----------------------------------------------------------------------------------------------
 def _cmd_declare(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
-    from ..declaration.declare import declare_command
+    from .declare import declare_command
 
     return declare_command(args.factory, reference=args.reference, output=args.output, verify=args.verify, out=out, host=host)
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from transformers import PreTrainedConfig
 
-from .transformers_compat import CACHE
 from ..errors import ArchitError, MissingPluginError, UnknownNameError
 from ..registry.host import get_host
 from ..registry.registrations import Registration
+from .transformers_compat import CACHE
 
 
 def resolve_part(kind: str, name: str | None, provenance: dict[str, Any] | None) -> Registration:

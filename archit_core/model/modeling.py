@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import torch
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from .transformers_compat import CACHE, output_class, rename_cache_kwargs
-
 from ..errors import IncompatibleHeadError
 from ..parts.backbone import CAPABILITIES
 from ..parts.head import needs_of
 from ..parts.head_module import Head
-from .config import ArchitConfig, resolve_part
 from ..registry.registrations import Registration
+from .config import ArchitConfig, resolve_part
+from .transformers_compat import CACHE, output_class, rename_cache_kwargs
+
+#: Head parts other than one registered head, by the :class:`ArchitConfig` field that holds them, as
+#: ``"module:class"`` (the multi-task part of ``archit_core.multitask``). The model finds them here by name, as the
+#: plugin host finds its built-in plugins, so that it never imports the packages that build on it. Such a class has
+#: ``build_part(heads, loss_weights)`` (``build``'s head part) and ``parts_of(config, backbone)`` (the head spec and
+#: head config of a saved model).
+HEAD_PARTS: dict[str, str] = {"heads": "archit_core.multitask.head:MultiTaskHead"}
+
+
+def head_part_class(field: str) -> Any:
+    """The head-part class :data:`HEAD_PARTS` names for an :class:`ArchitConfig` field."""
+    module, _, name = HEAD_PARTS[field].partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def check_compatible(backbone: Registration, head: Registration, backbone_config: Any, head_config: Any) -> None:
@@ -69,10 +82,9 @@ class ModelWithHead(PreTrainedModel):
         super().__init__(config)
         plugins = config.plugins or {}
         backbone = resolve_part("backbone", config.backbone, plugins.get("backbone"))
-        if config.heads:  # several named heads on one backbone (archit_core.multitask)
-            from ..multitask.tasks import multitask_parts
-
-            self.head_spec, head_config = multitask_parts(config, backbone)
+        field = next((f for f in HEAD_PARTS if getattr(config, f, None)), None)
+        if field is not None:  # several named heads on one backbone (archit_core.multitask)
+            self.head_spec, head_config = head_part_class(field).parts_of(config, backbone)
         else:
             head = resolve_part("head", config.head, plugins.get("head"))
             head_config = head.obj.make_config(config.head_config)

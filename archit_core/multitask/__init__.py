@@ -10,11 +10,14 @@ _EXPORTS = {
     'MultiTaskHead': '.head',
     'MultiTaskOutput': '.head',
     'MultiTaskSpec': '.tasks',
+    'TaskHeads': '.tasks',
     'add_head': '.tasks',
     'build_multitask': '.tasks',
     'drop_head': '.tasks',
-    'multitask_parts': '.tasks',
+    'config_entries': '.tasks',
+    'multitask_parts': '.head',
     'normalise_heads': '.tasks',
+    'resolve_tasks': '.tasks',
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -1,4 +1,8 @@
-"""The ``nn.Module`` of a multi-task model's head part: every task's head on one backbone pass, a weighted loss."""
+"""The ``nn.Module`` of a multi-task model's head part: every task's head on one backbone pass, a weighted loss.
+
+:class:`MultiTaskHead` is also what ``ModelWithHead`` and ``build`` find through
+:data:`~archit_core.model.modeling.HEAD_PARTS` (``build_part`` and ``parts_of``), so the model never imports this
+package."""
 
 from __future__ import annotations
 
@@ -10,11 +14,22 @@ import torch
 from torch import nn
 from transformers.utils import ModelOutput
 
-from ..parts.backbone import BackboneFacts, BackboneOutput
-from ..parts.dummy import _context
 from ..errors import ArchitError
+from ..parts.backbone import BackboneFacts, BackboneOutput
+from ..parts.dummy import call_dummy
 from ..parts.head_module import Head, HeadOutput
-from .tasks import LABELS_SUFFIX, MultiTaskConfig
+from .tasks import LABELS_SUFFIX, MultiTaskConfig, MultiTaskSpec, TaskHeads, normalise_heads, resolve_tasks
+
+
+def multitask_parts(config: Any, backbone: Any) -> tuple[MultiTaskSpec, MultiTaskConfig]:
+    """The spec and config of a multi-task model's head, from its :class:`ArchitConfig` (used by ``ModelWithHead``)."""
+    entries = normalise_heads(config.heads)
+    provenance = (config.plugins or {}).get("heads") or {}
+    regs, configs = resolve_tasks(entries, provenance, backbone, config.backbone_config)
+    specs = {task: reg.obj for task, reg in regs.items()}
+    weights = {task: entry["loss_weight"] for task, entry in entries.items()}
+    spec = MultiTaskSpec(tasks=tuple(entries), specs=specs, head_class=MultiTaskHead)
+    return spec, MultiTaskConfig(specs=specs, configs=configs, loss_weights=weights)
 
 
 @dataclass
@@ -33,6 +48,16 @@ class MultiTaskHead(Head):
     """Holds each task's head in ``heads`` (a ``ModuleDict``) and runs them all on the same backbone output."""
 
     output_class = MultiTaskOutput
+
+    @classmethod
+    def build_part(cls, heads: Mapping[str, Any], loss_weights: Mapping[str, float] | None = None) -> TaskHeads:
+        """``build``'s head part for a dict of named heads."""
+        return TaskHeads.from_build(heads, loss_weights)
+
+    @classmethod
+    def parts_of(cls, config: Any, backbone: Any) -> tuple[MultiTaskSpec, MultiTaskConfig]:
+        """The head spec and head config of a saved multi-task model (see :func:`multitask_parts`)."""
+        return multitask_parts(config, backbone)
 
     def __init__(self, config: MultiTaskConfig, backbone: BackboneFacts) -> None:
         super().__init__(config, backbone)
@@ -105,8 +130,8 @@ class MultiTaskHead(Head):
         for task, spec in config.specs.items():
             make = getattr(spec.module_class(), method, None)
             if make is not None:
-                out[task] = make(config.configs[task], batch_size, seq_len, generator=generator,
-                                 **_context(make, backbone, input_ids))
+                out[task] = call_dummy(make, config.configs[task], batch_size, seq_len, generator=generator,
+                                       backbone=backbone, input_ids=input_ids)
         return out
 
     @classmethod

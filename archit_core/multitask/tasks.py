@@ -1,28 +1,33 @@
 """Multi-task models: one backbone, several named heads, one forward, a weighted total loss.
 
 ``archit_core.build(backbone, {"ner": ("token-classification", {"num_labels": 9}), "cls": "sequence-classification"},
-loss_weights={"cls": 0.5})`` builds one; :func:`add_head` and :func:`drop_head` return a new model with one task more
-or fewer, sharing every other weight. The model config records the tasks in ``ArchitConfig.heads``; the heads live
-under ``model.head.heads[task]`` (keys ``head.heads.<task>.*``), so a multi-task model saves and loads as one
-checkpoint. Importing this module imports neither torch nor transformers.
+loss_weights={"cls": 0.5})`` builds one, through ``build``'s own pipeline with :class:`TaskHeads` as its head part;
+:func:`add_head` and :func:`drop_head` return a new model with one task more or fewer, sharing every other weight.
+The model config records the tasks in ``ArchitConfig.heads``; the heads live under ``model.head.heads[task]`` (keys
+``head.heads.<task>.*``), so a multi-task model saves and loads as one checkpoint. Importing this module imports
+neither torch nor transformers.
 """
 
 from __future__ import annotations
 
 import copy
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ..checkpoints.keymap import KeyMap
+from ..errors import ArchitError, ConfigError, IncompatibleHeadError
+from ..model.build import CONFIG_OPTIONS, Plan
 from ..parts.configs import config_to_dict
-from ..errors import ArchitError, CheckpointError, ConfigError, IncompatibleHeadError
 from ..parts.head import HeadConfig, needs_of
 from ..registry.host import PluginHost, get_host, using
 
 if TYPE_CHECKING:
+    from ..checkpoints.folder import CheckpointFolder
     from ..model.modeling import ModelWithHead
 
 #: Keyword arguments of ``forward`` that carry one task's labels: ``<task>_labels``.
@@ -51,7 +56,9 @@ class MultiTaskSpec:
 
     tasks: tuple[str, ...]
     specs: Mapping[str, Any]
-    hf_equivalent: None = None
+    head_class: type | None = None
+    #: A multi-task head has no Hugging Face layout.
+    hf_layout: None = None
     description: str = "several named heads on one backbone"
 
     @property
@@ -64,9 +71,8 @@ class MultiTaskSpec:
         return tuple(dict.fromkeys([*names, *(t + LABELS_SUFFIX for t in self.tasks)]))
 
     def module_class(self) -> type:
-        from .head import MultiTaskHead
-
-        return MultiTaskHead
+        """The multi-task head module (:class:`~archit_core.multitask.head.MultiTaskHead`)."""
+        return self.head_class
 
 
 def _check_task_name(task: Any) -> str:
@@ -111,7 +117,7 @@ def normalise_heads(heads: Mapping[str, Any], loss_weights: Mapping[str, float] 
     return entries
 
 
-def _resolve(entries: Mapping[str, Mapping[str, Any]], provenance: Mapping[str, Any], backbone: Any, backbone_config: Any) -> tuple[dict, dict]:
+def resolve_tasks(entries: Mapping[str, Mapping[str, Any]], provenance: Mapping[str, Any], backbone: Any, backbone_config: Any) -> tuple[dict, dict]:
     """Each task's head registration and validated config, checked against the backbone (errors name the task)."""
     from ..model.config import resolve_part
     from ..model.modeling import check_compatible
@@ -142,21 +148,64 @@ def _check_reshaping(regs: Mapping[str, Any]) -> None:
         )
 
 
-def multitask_parts(config: Any, backbone: Any) -> tuple[MultiTaskSpec, MultiTaskConfig]:
-    """The spec and config of a multi-task model's head, from its :class:`ArchitConfig` (used by ``ModelWithHead``)."""
-    entries = normalise_heads(config.heads)
-    provenance = (config.plugins or {}).get("heads") or {}
-    regs, configs = _resolve(entries, provenance, backbone, config.backbone_config)
-    specs = {task: reg.obj for task, reg in regs.items()}
-    weights = {task: entry["loss_weight"] for task, entry in entries.items()}
-    return MultiTaskSpec(tasks=tuple(entries), specs=specs), MultiTaskConfig(specs=specs, configs=configs, loss_weights=weights)
-
-
-def _config_entries(regs: Mapping[str, Any], configs: Mapping[str, HeadConfig], entries: Mapping[str, Any]) -> dict[str, Any]:
+def config_entries(regs: Mapping[str, Any], configs: Mapping[str, HeadConfig], entries: Mapping[str, Any]) -> dict[str, Any]:
+    """``ArchitConfig.heads``: each task's head name, head config as a dict, and loss weight."""
     return {
         task: {"head": regs[task].name, "head_config": config_to_dict(configs[task]), "loss_weight": entries[task]["loss_weight"]}
         for task in entries
     }
+
+
+@attrs.frozen
+class TaskHeads:
+    """The head part of a multi-task model in ``build``'s pipeline: the normalised ``{task: entry}`` heads, and their
+    registrations once :meth:`registered`."""
+
+    entries: Mapping[str, Mapping[str, Any]]
+    regs: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_build(cls, heads: Mapping[str, Any], loss_weights: Mapping[str, float] | None = None) -> TaskHeads:
+        """The part for ``build``'s dict of heads (see :func:`normalise_heads`)."""
+        return cls(normalise_heads(heads, loss_weights))
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Refuse options a multi-task build does not take (labels belong to each task)."""
+        unknown = sorted(set(options) - (CONFIG_OPTIONS - {"id2label", "label2id", "problem_type"}))
+        if unknown:
+            raise ConfigError(
+                f"unknown option(s) {', '.join(map(repr, unknown))} for a multi-task build; labels and problem types "
+                "belong in each task's head_config"
+            )
+
+    def registered(self, host: PluginHost, folder: CheckpointFolder | None) -> TaskHeads:
+        """This part with each task's head registration."""
+        return attrs.evolve(self, regs={task: host.head(entry["head"]) for task, entry in self.entries.items()})
+
+    def _resolved(self, b: Any, bconf: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``ArchitConfig.heads`` and the heads' provenance, each task checked against the backbone."""
+        provenance = {task: reg.provenance() for task, reg in self.regs.items()}
+        named = {t: {**e, "head": self.regs[t].name} for t, e in self.entries.items()}
+        regs, configs = resolve_tasks(named, provenance, b, bconf)
+        return config_entries(regs, configs, self.entries), provenance
+
+    def _fresh(self, why: str) -> str:
+        return f"heads {', '.join(map(repr, self.entries))} are fresh: {why}"
+
+    def plan_archit(self, folder: CheckpointFolder, b: Any, bconf: Any, reinit_head: bool) -> Plan:
+        """The whole model from an archit multi-task checkpoint with exactly these tasks; else the backbone only."""
+        if folder.config.get("heads") == self._resolved(b, bconf)[0]:
+            return Plan("archit", same_model=True)
+        return Plan("archit", bconf, notes=(self._fresh("the checkpoint holds other heads"),), skip_prefix="head.")
+
+    def plan_transformers(self, folder: CheckpointFolder, b: Any, bconf: Any, mapping: KeyMap, reinit_head: bool) -> Plan:
+        """The backbone only: a Hugging Face checkpoint holds no archit task heads."""
+        return Plan("transformers", bconf, key_mapping=mapping, notes=(self._fresh("a Hugging Face checkpoint gives the backbone only"),))
+
+    def config_fields(self, b: Any, bconf: Any, head_values: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """The :class:`ArchitConfig` fields (``heads``), the heads' provenance, and no default options."""
+        entries, provenance = self._resolved(b, bconf)
+        return {"heads": entries}, {"heads": provenance}, {}
 
 
 def build_multitask(
@@ -174,91 +223,17 @@ def build_multitask(
     device_map: Any = None,
     **options: Any,
 ) -> ModelWithHead:
-    """A model with one backbone and several named heads (``archit_core.build`` with a dict of heads calls this).
+    """Deprecated: ``archit_core.build(backbone, heads, loss_weights=..., ...)``, which builds multi-task models.
 
     ``heads`` maps task names to ``"head-name"``, ``("head-name", head_config)`` or ``{"head": ..., "head_config":
     ..., "loss_weight": ...}``; ``loss_weights`` (default 1.0 each) weight each task's loss in the total.
-    ``checkpoint`` gives the backbone's weights (a Hugging Face model of the backbone's family, or an archit
-    checkpoint); the heads start fresh unless it is an archit multi-task checkpoint with exactly these tasks, which
-    then loads strictly.
     """
-    from ..model.build import CONFIG_OPTIONS, _construct, _registration
+    from ..model.build import build
 
-    unknown = sorted(set(options) - (CONFIG_OPTIONS - {"id2label", "label2id", "problem_type"}))
-    if unknown:
-        raise ConfigError(
-            f"unknown option(s) {', '.join(map(repr, unknown))} for a multi-task build; labels and problem types "
-            "belong in each task's head_config"
-        )
-    if checkpoint is not None and backbone_config is not None:
-        raise ConfigError("give either checkpoint= or backbone_config=, not both: the checkpoint fixes the backbone config")
-    entries = normalise_heads(heads, loss_weights)
-    if checkpoint is not None:
-        from ..checkpoints.folder import local_checkpoint
-
-        checkpoint = local_checkpoint(checkpoint)
-    host = host or get_host()
-    with using(host):
-        from ..model.config import ArchitConfig
-        from ..model.modeling import ModelWithHead
-
-        b = _registration(host, "backbone", backbone, checkpoint)
-        plan = _backbone_plan(checkpoint, b) if checkpoint is not None else None
-        bconf = plan["backbone_config"] if plan else b.obj.make_config(backbone_config, tiny=tiny)
-        regs = {task: host.head(entry["head"]) for task, entry in entries.items()}
-        provenance = {task: reg.provenance() for task, reg in regs.items()}
-        regs, configs = _resolve({t: {**e, "head": regs[t].name} for t, e in entries.items()}, provenance, b, bconf)
-        config_entries = _config_entries(regs, configs, entries)
-        if plan and plan.get("saved_heads") == config_entries:
-            from ..model.build import load
-
-            model = load(checkpoint, host=host, dtype=dtype, device_map=device_map)
-            return model.to(device) if device is not None else model
-        config = ArchitConfig(
-            backbone=b.name,
-            backbone_config=bconf,
-            heads=config_entries,
-            plugins={"backbone": b.provenance(), "heads": provenance},
-            **options,
-        )
-        if plan is None:
-            model = _construct(ModelWithHead, config, dtype)
-        else:
-            from ..checkpoints.load import from_pretrained
-
-            extra = {k: v for k, v in {"dtype": dtype, "device_map": device_map}.items() if v is not None}
-            model = from_pretrained(
-                ModelWithHead, checkpoint, config, key_mapping=plan["key_mapping"], format=plan["format"],
-                notes=(f"heads {', '.join(map(repr, entries))} are fresh: {plan['why']}",), strict=strict,
-                skip_prefix=plan["skip_prefix"], **extra,
-            )
-        return model.to(device) if device is not None else model
-
-
-def _backbone_plan(checkpoint: str | Path, b: Any) -> dict[str, Any]:
-    """How to take a multi-task model's backbone from ``checkpoint`` (its heads come only from an archit
-    multi-task checkpoint with the same tasks)."""
-    from ..checkpoints.folder import is_archit_config, read_config, weight_files
-
-    saved = read_config(checkpoint)
-    weight_files(checkpoint)
-    if is_archit_config(saved):
-        if saved.get("backbone") != b.name:
-            raise CheckpointError(
-                f"{str(checkpoint)!r} holds the archit backbone {saved.get('backbone')!r}, not {b.name!r}; "
-                f"build({saved.get('backbone')!r}, ...) to use it"
-            )
-        return {
-            "format": "archit", "backbone_config": b.obj.config_from_dict(saved["backbone_config"]), "key_mapping": {},
-            "skip_prefix": "head.", "saved_heads": saved.get("heads"), "why": "the checkpoint holds other heads",
-        }
-    from ..model.build import hf_backbone_mapping
-
-    mapping = hf_backbone_mapping(checkpoint, saved, b)
-    return {
-        "format": "transformers", "backbone_config": b.obj.config_from_dict(saved), "key_mapping": mapping,
-        "skip_prefix": None, "why": "a Hugging Face checkpoint gives the backbone only",
-    }
+    warnings.warn("build_multitask is deprecated: call archit_core.build(backbone, {task: head, ...}, loss_weights=...)",
+                  DeprecationWarning, stacklevel=2)
+    return build(backbone, heads, loss_weights=loss_weights, backbone_config=backbone_config, checkpoint=checkpoint,
+                 tiny=tiny, strict=strict, host=host, dtype=dtype, device=device, device_map=device_map, **options)
 
 
 def _tasks(model: Any) -> dict[str, dict[str, Any]]:
