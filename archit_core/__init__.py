@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ._lazy import lazy_exports
 from ._moved import install as _install_moved
-from .model import _autoregister
+from .model import auto as _auto_classes
 
 __version__ = "0.1.0"
 
@@ -27,12 +27,13 @@ _EXPORTS = {
     'PluginConflictError': '.errors',
     'PluginError': '.errors',
     'UnknownNameError': '.errors',
+    'convert': '.checkpoints.convert',
     'to_transformers': '.checkpoints.export',
     'Declaration': '.declaration.declare',
-    'DeclarationContext': '.declaration.declare',
-    'ModuleCode': '.declaration.declare',
+    'DeclarationContext': '.declaration.context',
+    'ModuleCode': '.declaration.context',
     'declare': '.declaration.declare',
-    'print_difference': '.declaration.declare',
+    'print_difference': '.cli.declare',
     'build': '.model.build',
     'load': '.model.build',
     'summary': '.model.build',
@@ -62,6 +63,25 @@ _EXPORTS = {
     'WORD_POOLING_MODES': '.parts.word_pooling',
     'pool_words': '.parts.word_pooling',
     'word_ids_from_spans': '.parts.word_pooling',
+    'DensePooler': '.parts.blocks',
+    'SequencePoolingHead': '.parts.blocks',
+    'SequencePoolingConfig': '.parts.head',
+    'VocabularyHead': '.parts.blocks',
+    'activation': '.parts.blocks',
+    'ModuleBackbone': '.parts.module_backbone',
+    'HFLayout': '.parts.head',
+    'IGNORE_INDEX': '.parts.head',
+    'POOLER_POOLINGS': '.parts.head',
+    'pooling_needs': '.parts.head',
+    'not_with_pooler': '.parts.head',
+    'encoder_roles': '.parts.backbone',
+    'flag': '.parts.configs',
+    'activation_name': '.parts.configs',
+    'positive_number': '.parts.configs',
+    'identifier': '.parts.configs',
+    'positive_ints': '.parts.configs',
+    'as_tuple': '.parts.configs',
+    'non_negative': '.parts.configs',
     'hookimpl': '.registry.hookspecs',
     'hookspec': '.registry.hookspecs',
     'PluginHost': '.registry.host',
@@ -87,4 +107,4 @@ _EXPORTS = {
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, globals())
 
 _install_moved()
-_autoregister.install()
+_auto_classes.install()

@@ -16,7 +16,7 @@ from typing import Any
 MOVED: dict[str, str] = {
     "archit_core.hookspecs": "archit_core.registry.hookspecs",
     "archit_core.host": "archit_core.registry.host",
-    "archit_core._autoregister": "archit_core.model._autoregister",
+    "archit_core._autoregister": "archit_core.model.auto",
     "archit_core.backbone": "archit_core.parts.backbone",
     "archit_core.head": "archit_core.parts.head",
     "archit_core.head_module": "archit_core.parts.head_module",
@@ -34,12 +34,19 @@ MOVED: dict[str, str] = {
     "archit_core.export": "archit_core.checkpoints.export",
     "archit_core.module_diff": "archit_core.declaration.diff",
     "archit_core.emitters": "archit_core.declaration.emitters",
-    "archit_core.codegen": "archit_core.declaration.codegen",
+    "archit_core.codegen": "archit_core.declaration",
     "archit_core.verification": "archit_core.declaration.verify",
     "archit_core.spec_schema": "archit_core.specs.schema",
     "archit_core.rewriting": "archit_core.rewrites.rewrite",
     "archit_core.sharing": "archit_core.rewrites.sharing",
 }
+
+
+class _CallableAlias(ModuleType):
+    """An alias module standing where a function of the same name was (``archit_core.build``)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__dict__["__call__"](*args, **kwargs)
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -55,6 +62,12 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                       "name from archit_core", DeprecationWarning, stacklevel=2)
         real = import_module(new)
         module.__dict__["__getattr__"] = lambda name: getattr(real, name)
+        parent, _, leaf = module.__name__.rpartition(".")
+        shadowed = getattr(sys.modules[parent], leaf, None)  # archit_core.build: the old module and the function
+        if callable(shadowed) and not isinstance(shadowed, ModuleType):
+            # importing the alias rebinds archit_core.<leaf> to it; calling it still calls the function
+            module.__class__ = _CallableAlias
+            module.__dict__["__call__"] = shadowed
         module.__dict__["__all__"] = getattr(real, "__all__", [n for n in vars(real) if not n.startswith("_")])
         module.__doc__ = f"Deprecated alias of {new}."
 

@@ -24,16 +24,16 @@ from collections import Counter
 from collections.abc import Callable
 
 import torch
-
 from _common import machine, median, publish, table
 
 TARGET_RATIO = 1.02
 
 
 def make_models(num_labels: int, device: str, *, tiny: bool = False) -> tuple[torch.nn.Module, torch.nn.Module]:
+    from transformers import RobertaForTokenClassification
+
     import archit_core
     from archit_core.checkpoints.interop import import_hf_state_dict
-    from transformers import RobertaForTokenClassification
 
     torch.manual_seed(0)
     archit = archit_core.build("roberta", "token-classification", head_config={"num_labels": num_labels}, tiny=tiny)

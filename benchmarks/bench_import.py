@@ -73,7 +73,7 @@ def main() -> None:
     inside = {"import archit_core": "archit_core", "import torch": "torch", "import transformers": "transformers"}
     times: dict[str, list[float]] = {k: [] for k in [*walls, *inside]}
     loaded: dict[str, dict] = {}
-    for name, cmd in walls.items():  # warm the file-system cache once
+    for cmd in walls.values():  # warm the file-system cache once
         wall(cmd)
     for _ in range(args.runs):
         for name, cmd in walls.items():

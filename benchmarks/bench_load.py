@@ -36,9 +36,9 @@ NUM_LABELS = 9
 
 LOADS = {
     "archit": (
-        "archit_core.build('bert', 'token-classification', checkpoint=folder, head_config={'num_labels': %d})" % NUM_LABELS
+        f"archit_core.build('bert', 'token-classification', checkpoint=folder, head_config={{'num_labels': {NUM_LABELS}}})"
     ),
-    "HF": "transformers.AutoModelForTokenClassification.from_pretrained(folder, num_labels=%d)" % NUM_LABELS,
+    "HF": f"transformers.AutoModelForTokenClassification.from_pretrained(folder, num_labels={NUM_LABELS})",
 }
 
 # Run in a fresh interpreter: one cold load timed, with RSS before, peak during and after; then three warm loads.

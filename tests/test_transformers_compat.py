@@ -13,7 +13,7 @@ from transformers import PreTrainedConfig
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 import archit_core
-from archit_core import transformers_compat as compat
+from archit_core.model import transformers_compat as compat
 
 
 def test_the_cache_name_is_the_one_transformers_outputs_use() -> None:

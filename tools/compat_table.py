@@ -96,7 +96,7 @@ def _write(rows: list[dict]) -> None:
         lines += ["", "Failing tests:", ""] + [f"- {v}: `{name}`" for v, name in failures]
     lines += ["", "Skips: a CUDA-only test, and tests of model types the release does not have yet.", "",
               "## What differs, and how archit adapts", "",
-              "Everything below lives in `archit_core/transformers_compat.py` (feature detection, no version "
+              "Everything below lives in `archit_core/model/transformers_compat.py` (feature detection, no version "
               "comparisons) or is a version-independent fix noted there.", "",
               "| difference | releases | archit |", "|---|---|---|"]
     lines += [f"| {what} | {releases} | {how} |" for what, releases, how in DIFFERENCES]

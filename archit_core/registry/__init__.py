@@ -22,6 +22,7 @@ _EXPORTS = {
     'get_host': '.host',
     'hookimpl': '.hookspecs',
     'hookspec': '.hookspecs',
+    'normalise_name': '.registrations',
     'provide_backbone': '.hookspecs',
     'provide_head': '.hookspecs',
     'rewrite_module': '.hookspecs',

@@ -14,14 +14,14 @@ from typing import Any
 import attrs
 import pluggy
 
-from . import hookspecs
 from ..errors import ArchitPluginWarning, PluginError
-from .registrations import PluginInfo, Registration, Registry, _normalise
+from . import hookspecs
+from .registrations import PluginInfo, Registration, Registry, normalise_name
 
 ENTRY_POINT_GROUP = "archit"
 CORE_DISTRIBUTION = "archit-core"
 #: The core's own plugins, by entry-point-like name: loaded by every host that loads entry points.
-BUILTIN_PLUGINS = {"generic": "archit_core.generic.backbones"}
+BUILTIN_PLUGINS = {"generic": "archit_core.generic.backbone"}
 
 
 def _env_list(var: str) -> list[str] | None:
@@ -54,8 +54,8 @@ class PluginHost:
         builtins: bool | None = None,
     ) -> None:
         allow = allow if allow is not None else _env_list("ARCHIT_PLUGINS")
-        self.allow = {_normalise(a) for a in allow} if allow is not None else None
-        self.disable = {_normalise(d) for d in (disable if disable is not None else _env_list("ARCHIT_DISABLE_PLUGINS") or [])}
+        self.allow = {normalise_name(a) for a in allow} if allow is not None else None
+        self.disable = {normalise_name(d) for d in (disable if disable is not None else _env_list("ARCHIT_DISABLE_PLUGINS") or [])}
         self.strict = _env_flag("ARCHIT_STRICT_PLUGINS") if strict is None else strict
         self.group = group
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -69,7 +69,7 @@ class PluginHost:
 
     # -- discovery ---------------------------------------------------------------------------------------------
     def _selected(self, ep_name: str, dist: str | None) -> bool:
-        names = {_normalise(ep_name)} | ({_normalise(dist)} if dist else set())
+        names = {normalise_name(ep_name)} | ({normalise_name(dist)} if dist else set())
         if names & self.disable:
             return False
         return self.allow is None or bool(names & self.allow)

@@ -55,8 +55,11 @@ class Registration:
         }
 
 
-def _normalise(name: str) -> str:
+def normalise_name(name: str) -> str:
     return name.strip().lower().replace("_", "-")
+
+
+_normalise = normalise_name  # the old private name, for callers not yet moved to normalise_name
 
 
 class Resolver(Protocol):
@@ -105,7 +108,7 @@ class Registry:
     def _add(self, kind: str, name: str, obj: Any, plugin: PluginInfo) -> Registration:
         if not isinstance(name, str) or not name.strip() or "@" in name:
             raise ValueError(f"{plugin.label}: invalid {kind} name {name!r}; use a non-empty name without '@'")
-        key = _normalise(name)
+        key = normalise_name(name)
         entries = self._entries[kind].setdefault(key, [])
         for existing in entries:
             if existing.plugin.name == plugin.name:
@@ -163,12 +166,12 @@ class Registry:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
         base, _, wanted = name.partition("@")
-        key = _normalise(base)
+        key = normalise_name(base)
         candidates = self._entries[kind].get(key, [])
         if wanted:
-            chosen = [r for r in candidates if _normalise(wanted) in {_normalise(r.plugin.distribution or ""), _normalise(r.plugin.name)}]
+            chosen = [r for r in candidates if normalise_name(wanted) in {normalise_name(r.plugin.distribution or ""), normalise_name(r.plugin.name)}]
             for entry in self.resolvers(kind):
-                if not chosen and _normalise(wanted) in {_normalise(entry.plugin.distribution or ""), _normalise(entry.plugin.name)}:
+                if not chosen and normalise_name(wanted) in {normalise_name(entry.plugin.distribution or ""), normalise_name(entry.plugin.name)}:
                     chosen = [r for r in [self._resolve(entry, key)] if r is not None]
             if not chosen:
                 have = ", ".join(r.qualified_name for r in candidates) or "none"
@@ -198,19 +201,19 @@ class Registry:
         except Exception:  # a failing resolver must not hide the error being reported
             generic = []
         parts = [f"unknown {kind} {name!r}."]
-        close = difflib.get_close_matches(_normalise(name), sorted(set(known) | set(generic)), n=3, cutoff=0.6)
+        close = difflib.get_close_matches(normalise_name(name), sorted(set(known) | set(generic)), n=3, cutoff=0.6)
         if close:
             parts.append("Did you mean " + " or ".join(repr(c) for c in close) + "?")
         parts.append(f"Installed {kind}s: {', '.join(known) if known else 'none'}.")
         for entry in self.resolvers(kind):
             parts.append(f"{entry.plugin.label} also provides {len(generic)} {kind}s on demand: {entry.resolver.description}.")
         if self.broken:
-            likely = [p for p in self.broken if _normalise(name) in _normalise(p.distribution or p.name)]
+            likely = [p for p in self.broken if normalise_name(name) in normalise_name(p.distribution or p.name)]
             for p in likely or self.broken:
                 hint = "probably provides it" if p in likely else "might provide it"
                 parts.append(f"Plugin {p.label} failed to load and {hint}: {p.error}")
         parts.append(
-            f"Install a plugin that provides it (e.g. `pip install archit-{kind}-{_normalise(name)}`) "
+            f"Install a plugin that provides it (e.g. `pip install archit-{kind}-{normalise_name(name)}`) "
             "and run `archit plugins` to see what is available."
         )
         return " ".join(parts)

@@ -16,8 +16,8 @@ from typing import Any
 import attrs
 
 from .._imports import resolve
-from ..parts.configs import config_from_dict, config_to_dict
 from ..errors import ArchitError, CheckpointError, ConfigError
+from ..parts.configs import config_from_dict, config_to_dict
 
 #: The attribute of a rewritten model that records its rewrites, oldest first.
 HISTORY = "archit_rewrites"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .._lazy import lazy_exports
 
 _EXPORTS = {
+    'HEAD_KEYS': '.spec',
     'OPTIMIZERS': '.spec',
     'SPEC_KEYS': '.spec',
     'build_from_spec': '.spec',

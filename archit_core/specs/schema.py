@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from .spec import _HEAD_KEYS, OPTIMIZERS, SPEC_KEYS
+from .spec import HEAD_KEYS, OPTIMIZERS, SPEC_KEYS
 
 _SCALARS = {"int": {"type": "integer"}, "float": {"type": "number"}, "bool": {"type": "boolean"}, "str": {"type": "string"},
             "None": {"type": "null"}, "Any": {}}
@@ -70,7 +70,7 @@ def spec_schema(host: Any = None) -> dict[str, Any]:
         for name, spec in sorted(rewrites.items())
     ] + [{"enum": sorted(rewrites)}]}
     single_head = {"oneOf": [
-        {"type": "object", "properties": {k: v for k, v in entry["properties"].items() if k in _HEAD_KEYS[:2]},
+        {"type": "object", "properties": {k: v for k, v in entry["properties"].items() if k in HEAD_KEYS[:2]},
          "required": ["head"], "additionalProperties": False}
         for entry in head_entry["oneOf"][:-1]
     ] + [{"enum": sorted(heads)}]}

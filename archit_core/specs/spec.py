@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..parts.configs import did_you_mean
 from ..errors import ArchitError, ConfigError
+from ..parts.configs import did_you_mean
 
 #: Top-level keys of a spec and what they hold.
 SPEC_KEYS = {
@@ -26,7 +26,7 @@ SPEC_KEYS = {
     "optimizer": "optimizer: {type, lr, weight_decay, lr_multipliers}",
     "options": "model-config options (id2label, label2id, problem_type, ...)",
 }
-_HEAD_KEYS = ("head", "config", "loss_weight")
+HEAD_KEYS = ("head", "config", "loss_weight")
 _REWRITE_KEYS = ("rewrite", "targets", "trainable", "options")
 OPTIMIZERS = {"adamw": "AdamW", "adam": "Adam", "sgd": "SGD"}
 _OPTIMIZER_KEYS = ("type", "lr", "weight_decay", "lr_multipliers", "betas", "momentum")
@@ -131,7 +131,7 @@ def _heads(spec: Mapping[str, Any], host: Any) -> tuple[Any, Any, dict[str, floa
     for task, entry in heads.items():
         where = f"heads.{task}"
         entry = entry if isinstance(entry, Mapping) else {"head": entry}
-        _keys(where, entry, _HEAD_KEYS, required=("head",))
+        _keys(where, entry, HEAD_KEYS, required=("head",))
         built[task] = (_head_config(where, entry, host), entry.get("config") or {})
         weight = entry.get("loss_weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < float("inf"):
