@@ -53,6 +53,17 @@ _EXPORTS = {
     'TransformersBackbone': '.backbone',
     'VocabularyHead': '.blocks',
     'word_ids_from_spans': '.word_pooling',
+    'vocabulary_needs': '.head',
+    'ClassifierConfig': '.head',
+    'PROBLEM_TYPES': '.head',
+    'INIT_SCHEMES': '.head',
+    'classification_loss': '.blocks',
+    'problem_type_of': '.blocks',
+    'random_labels': '.blocks',
+    'integer_labels': '.blocks',
+    'flatten_groups': '.blocks',
+    'init_linear': '.blocks',
+    'head_output_class': '.blocks',
     'WORD_POOLING_MODES': '.word_pooling',
 }
 

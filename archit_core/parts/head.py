@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from .._imports import resolve
-from .configs import activation_name, flag, one_of, probability
+from .configs import activation_name, flag, one_of, positive, probability
 from .deprecation import renamed_field
 
 #: The ways ``archit_core.pool_sequence`` turns token states into one vector per sequence.
@@ -18,6 +18,10 @@ SEQUENCE_POOLINGS = ("first", "last", "mean", "pooler")
 POOLER_POOLINGS = (*SEQUENCE_POOLINGS, "late")
 #: The label that losses ignore (padding, special tokens, unmasked positions), as in transformers and torch.
 IGNORE_INDEX = -100
+#: Hugging Face's ``problem_type`` values: which loss :func:`archit_core.classification_loss` computes.
+PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+#: The weight initialisations of :func:`archit_core.init_linear` (``torch.nn.init`` by name).
+INIT_SCHEMES = ("normal", "xavier", "kaiming", "zeros")
 
 
 @attrs.frozen(kw_only=True)
@@ -30,6 +34,15 @@ class HeadConfig:
     def needs(self) -> frozenset[str]:
         """Backbone capabilities this head needs (see ``archit_core.CAPABILITIES``)."""
         return frozenset({"token_states"})
+
+
+@attrs.frozen(kw_only=True)
+class ClassifierConfig(HeadConfig):
+    """Base of the configs of heads that score ``num_labels`` classes: ``num_labels`` (default 2) and ``dropout``
+    before the classifier (None: the backbone's classifier dropout)."""
+
+    num_labels: int = attrs.field(default=2, validator=positive)
+    dropout: float | None = attrs.field(default=None, validator=probability)
 
 
 @attrs.frozen(kw_only=True)
@@ -96,6 +109,12 @@ def pooling_needs(pooling: str, needs: frozenset[str] = frozenset({"token_states
     """``needs`` plus ``pooler`` when ``pooling`` is the backbone's pooler: what a pooling head config's
     :meth:`HeadConfig.needs` returns."""
     return needs | {"pooler"} if pooling == "pooler" else needs
+
+
+def vocabulary_needs(tied: bool | None, needs: frozenset[str] = frozenset({"token_states"})) -> frozenset[str]:
+    """``needs`` plus ``vocabulary``, and ``input_embeddings`` unless ``tied`` is False (None may resolve to tied):
+    what the config of a head with a vocabulary projection (``archit_core.VocabularyHead``) needs."""
+    return needs | {"vocabulary"} | (frozenset() if tied is False else {"input_embeddings"})
 
 
 def not_with_pooler(instance: Any, attribute: attrs.Attribute, value: bool) -> None:

@@ -5,11 +5,17 @@ from __future__ import annotations
 from .._lazy import lazy_exports
 
 _EXPORTS = {
+    'AdapterLayer': '.adapters',
+    'adapter_layers': '.adapters',
+    'merge': '.adapters',
+    'set_adapter': '.adapters',
+    'unmerge': '.adapters',
     'HISTORY': '.rewrite',
     'REWRITES_FILE': '.rewrite',
     'RewriteSpec': '.rewrite',
     'WEIGHTS_FILE': '.rewrite',
     'load_rewrites': '.rewrite',
+    'module_code': '.rewrite',
     'rewrite': '.rewrite',
     'rewrites_of': '.rewrite',
     'save_rewrites': '.rewrite',

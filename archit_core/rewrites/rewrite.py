@@ -224,6 +224,21 @@ def _default_trainable(model: Any) -> tuple[str, ...]:
     return ("head",) if getattr(model, "backbone_spec", None) is not None and hasattr(model, "head") else ()
 
 
+def module_code(module: Any, context: Any, reference: str, *positional: str, keywords: Iterable[str] = ()) -> Any:
+    """What a rewrite plugin's ``declare_module`` returns for the module class a rewrite puts in place:
+    ``Class(<positional attributes>, keyword=<attribute>, ...)`` with the import of ``reference``
+    (``"package.module:Class"``) when ``module`` is of that class, None (another plugin's module) otherwise. The
+    constructor arguments are the module's attributes of those names, written by ``context.expression``."""
+    from ..declaration.context import ModuleCode
+
+    package, _, name = reference.partition(":")
+    if type(module).__module__ != package or type(module).__qualname__ != name:
+        return None
+    e = context.expression
+    args = [e(getattr(module, a)) for a in positional] + [f"{k}={e(getattr(module, k))}" for k in keywords]
+    return ModuleCode(f"{name}({', '.join(args)})", (f"from {package} import {name}",))
+
+
 def rewrites_of(model: Any) -> list[dict[str, Any]]:
     """The rewrites applied to ``model``, oldest first (empty for a model never rewritten)."""
     return list(getattr(model, HISTORY, []))

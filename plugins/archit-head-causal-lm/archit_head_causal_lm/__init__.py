@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import attrs
 
-from archit_core import HeadConfig, HeadSpec, HFLayout, flag, hookimpl
+from archit_core import HeadConfig, HeadSpec, HFLayout, flag, hookimpl, vocabulary_needs
 
 
 @attrs.frozen(kw_only=True)
@@ -21,9 +21,7 @@ class CausalLMConfig(HeadConfig):
     tie_word_embeddings: bool | None = attrs.field(default=None, validator=attrs.validators.optional(flag))
 
     def needs(self) -> frozenset[str]:
-        needs = {"token_states", "causal", "vocabulary"}
-        # None may resolve to tied (by the backbone config), so only an explicit False needs no input embeddings
-        return frozenset(needs | {"input_embeddings"} if self.tie_word_embeddings is not False else needs)
+        return vocabulary_needs(self.tie_word_embeddings, frozenset({"token_states", "causal"}))
 
 
 @hookimpl

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import attrs
 
-from archit_core import HeadConfig, HeadSpec, HFLayout, activation_name, flag, hookimpl, positive_number
+from archit_core import HeadConfig, HeadSpec, HFLayout, hookimpl, vocabulary_needs
+from archit_core.parts import activation_name, flag, positive_number
 
 _optional = attrs.validators.optional
 
@@ -25,8 +26,7 @@ class MaskedLMConfig(HeadConfig):
     layer_norm_eps: float | None = attrs.field(default=None, validator=_optional(positive_number))
 
     def needs(self) -> frozenset[str]:
-        needs = {"token_states", "vocabulary"}
-        return frozenset(needs | {"input_embeddings"} if self.tie_word_embeddings else needs)
+        return vocabulary_needs(self.tie_word_embeddings)
 
 
 #: The ``cls.predictions`` layout of BERT-style masked-LM heads (the Hugging Face output bias ``cls.predictions.bias``

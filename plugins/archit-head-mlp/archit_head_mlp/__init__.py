@@ -5,30 +5,18 @@ from __future__ import annotations
 
 import attrs
 
-from archit_core import (
-    SEQUENCE_POOLINGS,
-    HeadConfig,
-    HeadSpec,
-    as_tuple,
-    hookimpl,
-    one_of,
-    pooling_needs,
-    positive,
-    positive_ints,
-    probability,
-)
+from archit_core import ClassifierConfig, HeadSpec, hookimpl
+from archit_core.parts import INIT_SCHEMES, SEQUENCE_POOLINGS, as_tuple, one_of, pooling_needs, positive_ints
 
 
 @attrs.frozen(kw_only=True)
-class MLPConfig(HeadConfig):
+class MLPConfig(ClassifierConfig):
     """``hidden`` widths of the layers before the output layer of ``num_labels``; ``level`` token or sequence."""
 
-    num_labels: int = attrs.field(default=2, validator=positive)
     hidden: tuple[int, ...] = attrs.field(default=(), converter=as_tuple, validator=positive_ints)
     activation: str = attrs.field(default="gelu", validator=one_of("gelu", "relu", "tanh", "silu"))
     norm: str | None = attrs.field(default=None, validator=one_of(None, "layer"))
-    dropout: float | None = attrs.field(default=None, validator=probability)
-    init: str = attrs.field(default="normal", validator=one_of("normal", "xavier", "kaiming", "zeros"))
+    init: str = attrs.field(default="normal", validator=one_of(*INIT_SCHEMES))
     level: str = attrs.field(default="sequence", validator=one_of("token", "sequence"))
     pooling: str = attrs.field(default="first", validator=one_of(*SEQUENCE_POOLINGS))
     loss: str = attrs.field(default="cross_entropy", validator=one_of("cross_entropy", "mse", "bce"))

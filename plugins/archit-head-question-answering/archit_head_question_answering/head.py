@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
-from transformers.utils import ModelOutput
 
-from archit_core import ArchitError, Head, HeadOutput, pool_sequence
+from archit_core import ArchitError, Head, HeadOutput, head_output_class, integer_labels, pool_sequence
 
-
-@dataclass
-class QuestionAnsweringOutput(ModelOutput):
-    """Output of an archit model with the ``question-answering`` head: Hugging Face's ``QuestionAnsweringModelOutput``
-    fields (the same tuple order with ``return_dict=False``) plus ``answerable_logits`` when the head has the
-    answerability classifier. ``logits`` is always None: the span logits are ``start_logits`` and ``end_logits``."""
-
-    loss: torch.Tensor | None = None
-    logits: torch.Tensor | None = None
-    start_logits: torch.Tensor | None = None
-    end_logits: torch.Tensor | None = None
-    answerable_logits: torch.Tensor | None = None
-    hidden_states: tuple[torch.Tensor, ...] | None = None
+QuestionAnsweringOutput = head_output_class(
+    "QuestionAnsweringOutput", "start_logits", "end_logits", "answerable_logits", module=__name__,
+    doc="Output of an archit model with the ``question-answering`` head: Hugging Face's ``QuestionAnsweringModelOutput`` "
+    "fields (the same tuple order with ``return_dict=False``) plus ``answerable_logits`` when the head has the "
+    "answerability classifier. ``logits`` is always None: the span logits are ``start_logits`` and ``end_logits``.",
+)
 
 
 def span_loss(start_logits: torch.Tensor, end_logits: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
@@ -37,14 +27,7 @@ def span_loss(start_logits: torch.Tensor, end_logits: torch.Tensor, start: torch
 
 def _positions(name: str, value: torch.Tensor, batch: int) -> torch.Tensor:
     """A ``(batch,)`` integer tensor from ``value`` (``(batch,)`` or ``(batch, 1)``, as Hugging Face accepts)."""
-    if value.dim() == 2 and value.shape[1] == 1:
-        value = value.squeeze(-1)
-    if value.shape != (batch,) or value.is_floating_point():
-        raise ArchitError(
-            f"question-answering: {name} must be an integer tensor of shape ({batch},) holding one token position per "
-            f"example, got {'a float' if value.is_floating_point() else 'an integer'} tensor of shape {tuple(value.shape)}"
-        )
-    return value
+    return integer_labels(value, (batch,), head="question-answering", name=name, holding="one token position per example", squeeze=True)
 
 
 def span_targets(

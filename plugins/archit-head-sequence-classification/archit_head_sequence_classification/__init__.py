@@ -8,10 +8,7 @@ from operator import attrgetter
 
 import attrs
 
-from archit_core import POOLER_POOLINGS, HeadSpec, HFLayout, SequencePoolingConfig, flag, hookimpl, one_of, positive
-
-PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
-POOLINGS = POOLER_POOLINGS
+from archit_core import PROBLEM_TYPES, HeadSpec, HFLayout, SequencePoolingConfig, flag, hookimpl, one_of, positive
 
 
 @attrs.frozen(kw_only=True)
@@ -32,10 +29,12 @@ def _hf_pooling(config: object) -> str:
     return {"cls": "first", "bos": "first"}.get(config.classifier_pooling, config.classifier_pooling)
 
 
-#: The classification heads Hugging Face families use, as configs of this head; a generic backbone picks the one its
-#: family's ``*ForSequenceClassification`` matches (same parameter shapes, same logits).
+#: The classification heads Hugging Face families use, as configs of this head (the first, a linear ``classifier``
+#: on the pooled vector, is the layout of dedicated backbones); a generic backbone picks the one its family's
+#: ``*ForSequenceClassification`` matches (same parameter shapes, same logits).
 HF_LAYOUTS = HFLayout.variants(
     "AutoModelForSequenceClassification",
+    {},
     {"pooling": "pooler"},  # BERT-like: the base model's pooler, then a linear classifier
     {"pooling": "last", "classifier_bias": False},  # decoders: a bias-free `score` on the last non-padding token
     {"pooling": "last"},
@@ -45,6 +44,7 @@ HF_LAYOUTS = HFLayout.variants(
     {"pooling": _hf_pooling, "pooler_dense": True, "pooler_activation": attrgetter("classifier_activation"),  # ModernBERT
      "pooler_bias": attrgetter("classifier_bias"), "pooler_norm": True},
     {"pooling": _hf_pooling, "pooler_dense": True, "pooler_activation": "gelu"},  # EuroBERT: first, mean or late
+    keys={"classifier.": "classifier."},
     config_fields=("num_labels", "problem_type"),
 )
 
@@ -54,8 +54,7 @@ def provide_head(registry):
     registry.add_head("sequence-classification", HeadSpec(
         module="archit_head_sequence_classification.head:SequenceClassificationHead",
         config_class=SequenceClassificationConfig,
-        hf_layout=HFLayout(auto_class="AutoModelForSequenceClassification", keys={"classifier.": "classifier."},
-                           config_fields=("num_labels", "problem_type")),
-        hf_layouts=HF_LAYOUTS,
+        hf_layout=HF_LAYOUTS[0],
+        hf_layouts=HF_LAYOUTS[1:],
         description="one label or score per sequence; regression, single-label or multi-label loss",
     ))

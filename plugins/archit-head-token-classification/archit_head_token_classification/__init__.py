@@ -6,29 +6,28 @@ from operator import attrgetter
 
 import attrs
 
-from archit_core import HeadConfig, HeadSpec, HFLayout, activation_name, flag, hookimpl, positive, probability
+from archit_core import ClassifierConfig, HeadSpec, HFLayout, activation_name, flag, hookimpl
 
 
 @attrs.frozen(kw_only=True)
-class TokenClassificationConfig(HeadConfig):
+class TokenClassificationConfig(ClassifierConfig):
     """``num_labels`` classes per token; ``dropout`` before the classifier (None: the backbone's).
 
     ``transform``: an activation name to put a dense layer, that activation and a layer norm on every token state
     before the classifier (ModernBERT's prediction head); ``transform_bias``: whether those have biases.
     """
 
-    num_labels: int = attrs.field(default=2, validator=positive)
-    dropout: float | None = attrs.field(default=None, validator=probability)
     transform: str | None = attrs.field(default=None, validator=attrs.validators.optional(activation_name))
     transform_bias: bool = attrs.field(default=True, validator=flag)
 
 
-#: Token classifiers Hugging Face families use beyond a linear one, as configs of this head. A generic backbone picks
-#: the one its family's ``*ForTokenClassification`` matches (same parameter shapes, same logits).
+#: Token classifiers of Hugging Face families as configs of this head (linear; ModernBERT-like); a generic backbone
+#: picks the one its family's ``*ForTokenClassification`` matches (same parameter shapes, same logits).
 HF_LAYOUTS = HFLayout.variants(
     "AutoModelForTokenClassification",
-    # ModernBERT-like: dense, activation and layer norm on every token, then the classifier
+    {},
     {"transform": attrgetter("classifier_activation"), "transform_bias": attrgetter("classifier_bias")},
+    keys={"classifier.": "classifier."},
     config_fields=("num_labels",),
 )
 
@@ -40,12 +39,8 @@ def provide_head(registry):
         HeadSpec(
             module="archit_head_token_classification.head:TokenClassificationHead",
             config_class=TokenClassificationConfig,
-            hf_layout=HFLayout(
-                auto_class="AutoModelForTokenClassification",
-                keys={"classifier.": "classifier."},
-                config_fields=("num_labels",),
-            ),
-            hf_layouts=HF_LAYOUTS,
+            hf_layout=HF_LAYOUTS[0],
+            hf_layouts=HF_LAYOUTS[1:],
             description="one label per token; cross-entropy, labels of -100 ignored",
         ),
     )

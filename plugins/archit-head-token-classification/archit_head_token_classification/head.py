@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from archit_core import IGNORE_INDEX, DensePooler, Head, HeadOutput
+from archit_core import IGNORE_INDEX, DensePooler, Head, HeadOutput, classification_loss, random_labels
 
 
 class TokenClassificationHead(Head):
@@ -24,16 +23,12 @@ class TokenClassificationHead(Head):
     def dummy_labels(cls, config, batch_size, seq_len, *, generator=None):
         """Random labels for a ``(batch_size, seq_len)`` batch, the first token ignored (-100) as special tokens are;
         archit's contract tests train the head on every backbone with them."""
-        labels = torch.randint(0, config.num_labels, (batch_size, seq_len), generator=generator)
+        labels = random_labels("single_label_classification", config.num_labels, (batch_size, seq_len), generator=generator)
         labels[:, 0] = IGNORE_INDEX
         return labels
 
     def forward(self, features, labels=None, **inputs):
         states = features.token_states if self.transform is None else self.transform(features.token_states)
         logits = self.classifier(self.dropout(states))
-        loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(
-                logits.view(-1, self.config.num_labels), labels.to(logits.device).view(-1), ignore_index=IGNORE_INDEX
-            )
+        loss = classification_loss(logits, labels, "single_label_classification") if labels is not None else None
         return HeadOutput(logits=logits, loss=loss)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import attrs
 
-from archit_core import RewriteSpec, hookimpl, one_of, positive
+from archit_core import RewriteSpec, hookimpl, module_code, one_of, positive
 
 
 @attrs.frozen(kw_only=True)
@@ -33,14 +33,6 @@ def rewrite_module(registry):
 
 @hookimpl
 def declare_module(module, context):
-    """The constructor of a :class:`FactorisedEmbedding`; None for any other module."""
-    from archit_core import ModuleCode
-
-    if type(module).__name__ != "FactorisedEmbedding" or type(module).__module__ != "archit_rewrite_embeddings.modules":
-        return None
-    e = context.expression
-    return ModuleCode(
-        f"FactorisedEmbedding({e(module.num_embeddings)}, {e(module.rank)}, {e(module.embedding_dim)}, "
-        f"padding_idx={e(module.padding_idx)})",
-        ("from archit_rewrite_embeddings.modules import FactorisedEmbedding",),
-    )
+    """``FactorisedEmbedding(num_embeddings, rank, embedding_dim, padding_idx=...)``; None for any other module."""
+    return module_code(module, context, "archit_rewrite_embeddings.modules:FactorisedEmbedding",
+                       "num_embeddings", "rank", "embedding_dim", keywords=("padding_idx",))

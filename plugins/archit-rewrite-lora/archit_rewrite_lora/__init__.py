@@ -23,7 +23,7 @@ def rewrite_module(registry):
     registry.add_rewrite(
         "lora",
         RewriteSpec(
-            replace="archit_rewrite_lora.lora:add_lora",
+            replace="archit_rewrite_lora.lora:LoRALinear.rewrite",
             config_class=LoRAConfig,
             default_targets=("attention.query", "attention.value"),
             freeze_rest=True,
