@@ -1,17 +1,22 @@
-"""Decoding arc scores to trees, batched over examples, on the scores' own device.
+"""Decoding arc scores to trees, batched over examples.
 
 Scores are ``(batch, n + 1, n + 1)`` with ``scores[b, d, h]`` the score of head ``h`` for dependent ``d``, node 0
 the root; ``lengths`` ``(batch,)`` holds each example's word count (nodes ``1 .. lengths[b]`` are words, the rest
-padding, whatever their scores). Decoders return heads ``(batch, n)``: entry ``i`` is word ``i + 1``'s head
-(0 = root), -1 at padding.
+padding, whatever their scores). Decoders return heads ``(batch, n)`` on the scores' device: entry ``i`` is word
+``i + 1``'s head (0 = root), -1 at padding.
 
-- :func:`chu_liu_edmonds`: the maximum spanning arborescence (non-projective), optionally with one root child.
-  Batched: every step works on the whole batch; the loop runs over contraction rounds (one cycle per example per
-  round, at most ``n`` rounds) and, to expand, back over them. One host sync per round (are cycles left?).
-- :func:`eisner`: the best projective tree, optionally with one root child. Batched over examples and span starts;
-  the loop runs over span widths. The tree is read back by differentiating the best score with respect to the
-  arc scores (autograd through ``max`` follows exactly the back-pointers), so no per-example backtracking.
-- :func:`decode`: heads and relations from a :class:`~archit_head_depparse.head.ParserLogits`.
+Two exact implementations of each decoder, chosen by ``backend``:
+
+- ``"kernels"``: per-sentence loops over numpy arrays (:mod:`.kernels`), compiled with numba when it is installed
+  (``pip install archit-head-depparse[fast]``). One copy of the scores to the host, no torch operator in the loop.
+- ``"torch"``: batched tensor code that runs on the scores' device. :func:`chu_liu_edmonds` loops over contraction
+  rounds (one cycle per example per round) and back over them to expand, asking the device whether cycles are left
+  only after rounds 1, 2, 4, 8, ... (a finished example's extra rounds change nothing), so a GPU waits on the host a
+  logarithmic number of times. :func:`eisner` loops over span widths and reads the tree back by differentiating the
+  best score with respect to the arc scores (autograd through ``max`` follows exactly the back-pointers).
+- ``"auto"`` (the default): the compiled kernels for CPU tensors when numba is installed, else torch.
+
+:func:`decode` gives heads and relations from a :class:`~archit_head_depparse.head.ParserLogits`.
 """
 
 from __future__ import annotations
@@ -19,9 +24,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import torch
 
+from . import kernels
+
 NEG = float("-inf")
+BACKENDS = ("auto", "kernels", "torch")
+
+
+def _use_kernels(backend: str, scores: torch.Tensor) -> bool:
+    """Whether ``backend`` means the per-sentence kernels for these scores."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(map(repr, BACKENDS))}")
+    return backend == "kernels" or (backend == "auto" and kernels.COMPILED and scores.device.type == "cpu")
+
+
+def _on_host(kernel, scores: torch.Tensor, lengths: torch.Tensor, single_root: bool) -> torch.Tensor:
+    """Run a batch kernel of :mod:`.kernels` on a float64 host copy of the scores."""
+    s = np.ascontiguousarray(scores.detach().to("cpu", torch.float64).numpy())
+    heads = kernel(s, np.ascontiguousarray(lengths.to("cpu").numpy()), single_root)
+    return torch.from_numpy(heads).to(scores.device)
 
 
 def _check(scores: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,13 +98,19 @@ def _power(heads: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]
     return point, low
 
 
-def chu_liu_edmonds(scores: torch.Tensor, lengths: torch.Tensor, *, single_root: bool = True) -> torch.Tensor:
-    """The maximum spanning tree of each example (Chu-Liu/Edmonds); see the module docstring for the layout.
-
-    ``single_root=True`` (the Universal Dependencies convention) allows one word under the root. Works on the
-    scores' device with fixed-size tensors: a contracted cycle is represented by its smallest node.
-    """
+def chu_liu_edmonds(scores: torch.Tensor, lengths: torch.Tensor, *, single_root: bool = True,
+                    backend: str = "auto") -> torch.Tensor:
+    """The maximum spanning tree of each example (Chu-Liu/Edmonds); see the module docstring for the layout and
+    ``backend``. ``single_root=True`` (the Universal Dependencies convention) allows one word under the root."""
     scores, lengths = _check(scores, lengths)
+    if _use_kernels(backend, scores):
+        return _on_host(kernels.mst_batch, scores, lengths, single_root)
+    return _mst_torch(scores, lengths, single_root)
+
+
+def _mst_torch(scores: torch.Tensor, lengths: torch.Tensor, single_root: bool) -> torch.Tensor:
+    """Batched Chu-Liu/Edmonds with fixed-size tensors on the scores' device: a contracted cycle is represented by its
+    smallest node; the device is asked whether cycles are left after rounds 1, 2, 4, ... only."""
     batch, nodes, _ = scores.shape
     allowed = _allowed(lengths, nodes)
     s = scores.detach().to(_float(scores))
@@ -92,12 +121,12 @@ def chu_liu_edmonds(scores: torch.Tensor, lengths: torch.Tensor, *, single_root:
     live = (index > 0) & (index <= lengths[:, None])  # words not merged into a cycle's representative
     steps = max(nodes - 1, 1).bit_length()
     rounds = []
-    while True:
+    for count in range(nodes):  # each round merges at least two nodes of every example with a cycle
         heads = torch.where(live, s.argmax(-1), index)  # the root and dead nodes point at themselves
         far, low = _power(heads, steps)
         on_cycle = torch.zeros_like(live).scatter_(1, far, True) & (heads != index)
         has = on_cycle.any(1)
-        if not bool(has.any()):
+        if count & (count + 1) == 0 and not bool(has.any()):  # count + 1 a power of two: one sync
             break
         first = torch.where(on_cycle, index, nodes).amin(1)
         rep = torch.where(has, first, 0)
@@ -121,13 +150,19 @@ def chu_liu_edmonds(scores: torch.Tensor, lengths: torch.Tensor, *, single_root:
     return _word_heads(heads, lengths)
 
 
-def eisner(scores: torch.Tensor, lengths: torch.Tensor, *, single_root: bool = False) -> torch.Tensor:
-    """The best projective tree of each example (Eisner's algorithm); see the module docstring for the layout.
-
-    ``single_root=True`` allows one word under the root. Runs under autograd even inside ``torch.no_grad()`` or
-    ``torch.inference_mode()`` (on a detached copy of the scores), to read the tree back.
-    """
+def eisner(scores: torch.Tensor, lengths: torch.Tensor, *, single_root: bool = False,
+           backend: str = "auto") -> torch.Tensor:
+    """The best projective tree of each example (Eisner's algorithm); see the module docstring for the layout and
+    ``backend``. ``single_root=True`` allows one word under the root."""
     scores, lengths = _check(scores, lengths)
+    if _use_kernels(backend, scores):
+        return _on_host(kernels.eisner_batch, scores, lengths, single_root)
+    return _eisner_torch(scores, lengths, single_root)
+
+
+def _eisner_torch(scores: torch.Tensor, lengths: torch.Tensor, single_root: bool) -> torch.Tensor:
+    """Batched Eisner on the scores' device; runs under autograd even inside ``torch.no_grad()`` or
+    ``torch.inference_mode()`` (on a detached copy of the scores), to read the tree back."""
     batch, nodes, _ = scores.shape
     with torch.inference_mode(False), torch.enable_grad():
         leaf = scores.detach().clone().to(torch.promote_types(scores.dtype, torch.float32)).requires_grad_()
@@ -160,11 +195,12 @@ def eisner(scores: torch.Tensor, lengths: torch.Tensor, *, single_root: bool = F
 ALGORITHMS = ("chu-liu-edmonds", "eisner", "greedy")
 
 
-def decode(logits: Any, *, algorithm: str = "chu-liu-edmonds", single_root: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def decode(logits: Any, *, algorithm: str = "chu-liu-edmonds", single_root: bool = True,
+           backend: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     """Heads and relations ``(batch, words)`` (-1 at padding) from the parser's logits (a ``ParserLogits``, or a
     mapping with ``arcs``, ``relations`` and ``word_mask``). ``algorithm``: ``"chu-liu-edmonds"`` (any tree),
-    ``"eisner"`` (projective trees) or ``"greedy"`` (each word's best head; not always a tree). Each arc's relation
-    is its best-scoring one."""
+    ``"eisner"`` (projective trees) or ``"greedy"`` (each word's best head; not always a tree); ``backend`` as in
+    the module docstring. Each arc's relation is its best-scoring one."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; use one of {', '.join(map(repr, ALGORITHMS))}")
     if not isinstance(logits, Mapping) or not {"arcs", "relations", "word_mask"} <= set(logits.keys()):
@@ -174,6 +210,7 @@ def decode(logits: Any, *, algorithm: str = "chu-liu-edmonds", single_root: bool
     if algorithm == "greedy":
         heads = _word_heads(arcs.masked_fill(~_allowed(lengths, arcs.shape[1]), NEG).argmax(-1), lengths)
     else:
-        heads = (eisner if algorithm == "eisner" else chu_liu_edmonds)(arcs, lengths, single_root=single_root)
+        heads = (eisner if algorithm == "eisner" else chu_liu_edmonds)(arcs, lengths, single_root=single_root,
+                                                                              backend=backend)
     at_head = relations[:, 1:].gather(2, heads.clamp(min=0)[:, :, None, None].expand(-1, -1, 1, relations.shape[-1]))
     return heads, at_head.squeeze(2).argmax(-1).masked_fill(heads < 0, -1)

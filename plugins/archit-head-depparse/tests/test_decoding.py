@@ -4,10 +4,14 @@ return a valid tree whose score is the best over all trees (Chu-Liu/Edmonds) or 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import itertools
+import os
+from unittest import mock
 
 import pytest
 import torch
+from archit_head_depparse import kernels
 from archit_head_depparse.decoding import chu_liu_edmonds, decode, eisner
 
 MAX_WORDS = 5
@@ -69,12 +73,41 @@ def _batch(seed: int, lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
 CASES = [(seed, [1, 2, 3, 4, 5, 3, 5, 4, 2, 5]) for seed in range(6)]
 
 
+BACKENDS = ["kernels", "torch"]  # the kernels compiled when numba is installed, plain Python otherwise
+
+
+@functools.cache
+def _plain_kernels():
+    """A second copy of :mod:`archit_head_depparse.kernels` left as plain Python (numba switched off)."""
+    spec = importlib.util.spec_from_file_location("plain_kernels", kernels.__file__)
+    module = importlib.util.module_from_spec(spec)
+    with mock.patch.dict(os.environ, {"ARCHIT_DEPPARSE_NUMBA": "0"}):
+        spec.loader.exec_module(module)
+    assert not module.COMPILED
+    return module
+
+
+@pytest.mark.parametrize("single_root", [True, False])
+@pytest.mark.parametrize("algorithm", ["mst", "eisner"])
+def test_plain_python_kernels_find_the_best_tree(algorithm, single_root) -> None:
+    """Without numba the kernels run as plain Python (when chosen with backend="kernels"): still exact."""
+    plain = _plain_kernels()
+    for seed, lengths in CASES[:3]:
+        scores, lens = _batch(seed, lengths)
+        got = torch.from_numpy(getattr(plain, f"{algorithm}_batch")(scores.numpy(), lens.numpy(), single_root))
+        for b, n in enumerate(lengths):
+            candidates = _trees(n, algorithm == "eisner", single_root)
+            assert (candidates == got[b, :n]).all(-1).any() and (got[b, n:] == -1).all()
+            torch.testing.assert_close(_score(scores[b], got[b, :n]), _score(scores[b], candidates).max())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("single_root", [True, False])
 @pytest.mark.parametrize("decoder, projective", [(chu_liu_edmonds, False), (eisner, True)], ids=["cle", "eisner"])
 @pytest.mark.parametrize("seed, lengths", CASES)
-def test_decoder_finds_the_best_tree(decoder, projective, single_root, seed, lengths) -> None:
+def test_decoder_finds_the_best_tree(decoder, projective, single_root, seed, lengths, backend) -> None:
     scores, lens = _batch(seed, lengths)
-    heads = decoder(scores, lens, single_root=single_root)
+    heads = decoder(scores, lens, single_root=single_root, backend=backend)
     assert heads.shape == (len(lengths), MAX_WORDS) and heads.dtype == torch.long
     for b, n in enumerate(lengths):
         got = heads[b, :n]
@@ -151,3 +184,78 @@ def test_bad_decoder_inputs() -> None:
         chu_liu_edmonds(scores, torch.tensor([2, 6]))
     with pytest.raises(ValueError, match="integer tensor of shape \\(2,\\)"):
         chu_liu_edmonds(scores, torch.tensor([2.0, 3.0]))
+
+
+def _long_batch(seed: int, batch: int = 24, words: int = 40) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random scores of sentences of 1 .. ``words`` words: too long for brute force, long enough for many cycles."""
+    generator = torch.Generator().manual_seed(seed)
+    scores = torch.randn(batch, words + 1, words + 1, generator=generator, dtype=torch.float64)
+    return scores, torch.randint(1, words + 1, (batch,), generator=generator)
+
+
+def _tree_scores(scores: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:
+    return scores[:, 1:].gather(2, heads.clamp(min=0)[:, :, None]).squeeze(2).masked_fill(heads < 0, 0).sum(1)
+
+
+@pytest.mark.parametrize("single_root", [True, False])
+@pytest.mark.parametrize("decoder", [chu_liu_edmonds, eisner])
+def test_backends_agree_on_long_sentences(decoder, single_root) -> None:
+    """The kernels and the batched torch code find trees of the same score (the same trees, barring ties)."""
+    for seed in range(3):
+        scores, lens = _long_batch(seed)
+        a = decoder(scores, lens, single_root=single_root, backend="kernels")
+        b = decoder(scores, lens, single_root=single_root, backend="torch")
+        torch.testing.assert_close(_tree_scores(scores, a), _tree_scores(scores, b))
+        assert ((a == 0).sum(1) == 1).all() or not single_root
+
+
+def test_chu_liu_edmonds_matches_ufal() -> None:
+    """ufal's Chu-Liu/Edmonds (UDPipe's decoder; no single-root option) finds trees of the same score."""
+    ufal = pytest.importorskip("ufal.chu_liu_edmonds")
+    for seed in range(3):
+        scores, lens = _long_batch(10 + seed)
+        for backend in BACKENDS:
+            heads = chu_liu_edmonds(scores, lens, single_root=False, backend=backend)
+            for b, n in enumerate(lens.tolist()):
+                peer, score = ufal.chu_liu_edmonds(scores[b, : n + 1, : n + 1].numpy().copy())
+                assert _tree_scores(scores[b:b + 1], heads[b:b + 1]).item() == pytest.approx(score, abs=1e-9)
+
+
+def test_single_root_tree_is_the_best_single_root_tree() -> None:
+    """Against a slow exact reference: the best tree under each choice of the root's one child (ufal on the scores
+    with every other root arc removed)."""
+    ufal = pytest.importorskip("ufal.chu_liu_edmonds")
+    scores, lens = _long_batch(20, batch=8, words=12)
+    heads = chu_liu_edmonds(scores, lens, single_root=True)
+    for b, n in enumerate(lens.tolist()):
+        best = -float("inf")
+        for child in range(1, n + 1):
+            s = scores[b, : n + 1, : n + 1].numpy().copy()
+            s[1:, 0] = float("nan")
+            s[child, 0] = scores[b, child, 0].item()
+            best = max(best, ufal.chu_liu_edmonds(s)[1])
+        assert _tree_scores(scores[b:b + 1], heads[b:b + 1]).item() == pytest.approx(best, abs=1e-9)
+
+
+def test_backend_choice() -> None:
+    scores, lens = _batch(1, [3, 5])
+    with pytest.raises(ValueError, match="unknown backend 'gpu'"):
+        chu_liu_edmonds(scores, lens, backend="gpu")
+    assert isinstance(kernels.COMPILED, bool)
+
+
+def test_torch_path_asks_the_device_a_logarithmic_number_of_times() -> None:
+    """The batched path (the one a GPU takes) reads a device value back only after rounds 1, 2, 4, ...: counted as
+    tensor-to-bool conversions while decoding sentences that need many contraction rounds."""
+    scores, lens = _long_batch(30, batch=8, words=40)
+    scores[:, 1:, 0] -= 100.0  # root arcs unattractive: every word greedily picks a word, so cycles nest deeply
+    original, calls = torch.Tensor.__bool__, []
+
+    def counted(self):
+        calls.append(1)
+        return original(self)
+
+    with mock.patch.object(torch.Tensor, "__bool__", counted):
+        heads = chu_liu_edmonds(scores, lens, single_root=True, backend="torch")
+    assert ((heads == 0).sum(1) == 1).all()
+    assert len(calls) <= 1 + (scores.shape[1]).bit_length()  # one validation, then one per doubling of the rounds
