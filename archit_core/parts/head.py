@@ -90,7 +90,7 @@ class HeadSpec:
     optional_inputs: tuple[str, ...] = ()
     hf_layout: HFLayout | None = None
     #: Other configs under which the head may equal a family's Hugging Face head; generic backbones pick the one a
-    #: family's task class matches (``archit_core.generic.backbones.infer_head_layout``).
+    #: family's task class matches (``archit_core.generic.layouts.infer_head_layout``).
     hf_layouts: tuple[HFLayout, ...] = ()
     description: str = ""
 
