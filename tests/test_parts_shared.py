@@ -27,7 +27,7 @@ def test_plugins_without_tiny_get_the_derived_one_which_is_what_they_had(name: s
 def test_roberta_keeps_its_tiny_because_the_derived_one_differs() -> None:
     pytest.importorskip("archit_backbone_roberta")
     backbone = archit_core.get_host().backbone("roberta").obj
-    from archit_core.generic.tiny import derive_tiny
+    from archit_core.parts.tiny import derive_tiny
 
     cls = backbone._config_cls()
     assert dict(backbone.tiny) == OLD_TINY != derive_tiny(cls, cls(**backbone.defaults))

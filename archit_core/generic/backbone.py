@@ -9,7 +9,7 @@ encoder-decoder model: its ``*EncoderModel`` class if the family has one, else t
 ``AutoModel.get_encoder()``). Its facts are read from the config under the names families use; its Hugging Face head
 layouts are inferred by matching the task class's head structurally and checking it numerically (see
 :func:`archit_core.generic.layouts.infer_head_layout`); its tiny architecture is derived from the config class
-(:mod:`archit_core.generic.tiny`).
+(:mod:`archit_core.parts.tiny`).
 """
 
 from __future__ import annotations
@@ -23,11 +23,20 @@ import attrs
 
 from ..errors import ConfigError
 from ..parts.backbone import BackboneFacts, BackboneOutput, TransformersBackbone
+from ..parts.fields import (
+    ACTIVATION,
+    CLASSIFIER_DROPOUT,
+    DROPOUT,
+    HIDDEN,
+    INIT_RANGE,
+    LAYER_NORM_EPS,
+    LAYERS,
+    first_field,
+)
 from ..parts.head import HFLayout
+from ..parts.tiny import accepted_tiny, derive_tiny
 from ..registry.hookspecs import hookimpl
 from .family import encoder_class, has_pooler_switch, infer_roles, is_decoder, meta_instance
-from .fields import ACTIVATION, CLASSIFIER_DROPOUT, DROPOUT, HIDDEN, INIT_RANGE, LAYER_NORM_EPS, LAYERS, first_field
-from .tiny import accepted_tiny, derive_tiny
 
 DESCRIPTION = "any model_type transformers' AutoModel builds (`archit backbones --all` lists them)"
 

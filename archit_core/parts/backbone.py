@@ -148,7 +148,7 @@ class TransformersBackbone(Backbone):
     """A Hugging Face base model as a backbone; a plugin gives the classes and a few specifics.
 
     ``defaults`` and ``tiny`` are config overrides for the documented default and the tiny test architecture (None,
-    the default: derived from the default architecture by ``archit_core.generic.tiny.derive_tiny``); ``roles`` name module paths for rewrites; ``head_layouts`` give the family's Hugging Face head layouts;
+    the default: derived from the default architecture by ``archit_core.parts.tiny.derive_tiny``); ``roles`` name module paths for rewrites; ``head_layouts`` give the family's Hugging Face head layouts;
     ``causal`` says the model is a decoder (a config with ``is_decoder=True`` makes any model one).
     """
 
@@ -177,7 +177,7 @@ class TransformersBackbone(Backbone):
         """The overrides of the tiny architecture: the plugin's ``tiny``, else derived from the default one."""
         if self.tiny is not None:
             return dict(self.tiny)
-        from ..generic.tiny import derive_tiny
+        from .tiny import derive_tiny
 
         cls = self._config_cls()
         return derive_tiny(cls, cls(**self.defaults))

@@ -59,9 +59,6 @@ def normalise_name(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
-_normalise = normalise_name  # the old private name, for callers not yet moved to normalise_name
-
-
 class Resolver(Protocol):
     """A provider of names resolved on demand (the core's generic backbones: any Hugging Face ``model_type``).
 

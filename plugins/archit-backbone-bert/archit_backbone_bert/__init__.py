@@ -8,7 +8,7 @@ BERT = TransformersBackbone(
     config_class="transformers:BertConfig",
     model_class="transformers:BertModel",
     # BertConfig's own defaults are bert-base-uncased: 12 layers, hidden 768, 12 heads, vocabulary 30522.
-    # The tiny architecture is derived from the default one (archit_core.generic.tiny.derive_tiny).
+    # The tiny architecture is derived from the default one (archit_core.parts.tiny.derive_tiny).
     defaults={},
     checkpoint_prefix="bert",
     roles=encoder_roles(),

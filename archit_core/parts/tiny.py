@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..parts.configs import config_fields
+from .configs import config_fields
 from .fields import HEADS, HIDDEN, KV_HEADS, LAYERS, first_field
 
 TINY_VOCAB = 1000
