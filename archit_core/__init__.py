@@ -105,7 +105,7 @@ _EXPORTS = {
     'RewriteSpec': '.rewrites.rewrite',
     'load_rewrites': '.rewrites.rewrite',
     'rewrite': '.rewrites.rewrite',
-    'module_code': '.rewrites.rewrite',
+    'constructor_code': '.rewrites.rewrite',
     'AdapterLayer': '.rewrites.adapters',
     'adapter_layers': '.rewrites.adapters',
     'rewrites_of': '.rewrites.rewrite',

@@ -126,9 +126,9 @@ def test_module_code_writes_the_constructor_of_the_named_class_only() -> None:
     class Context:
         expression = staticmethod(repr)
 
-    code = archit_core.module_code(nn.Linear(3, 2), Context(), "torch.nn.modules.linear:Linear", "in_features", keywords=("out_features",))
+    code = archit_core.constructor_code(nn.Linear(3, 2), Context(), "torch.nn.modules.linear:Linear", "in_features", keywords=("out_features",))
     assert code.expression == "Linear(3, out_features=2)" and code.imports == ("from torch.nn.modules.linear import Linear",)
-    assert archit_core.module_code(nn.ReLU(), Context(), "torch.nn.modules.linear:Linear") is None
+    assert archit_core.constructor_code(nn.ReLU(), Context(), "torch.nn.modules.linear:Linear") is None
 
 
 def test_regression_and_multi_label_targets_must_fit_the_logits() -> None:

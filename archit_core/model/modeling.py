@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import torch
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.utils import ModelOutput
 
+from .._imports import resolve
 from ..errors import IncompatibleHeadError
 from ..parts.backbone import CAPABILITIES
 from ..parts.head import needs_of
@@ -27,8 +27,7 @@ HEAD_PARTS: dict[str, str] = {"heads": "archit_core.multitask.head:MultiTaskHead
 
 def head_part_class(field: str) -> Any:
     """The head-part class :data:`HEAD_PARTS` names for an :class:`ArchitConfig` field."""
-    module, _, name = HEAD_PARTS[field].partition(":")
-    return getattr(importlib.import_module(module), name)
+    return resolve(HEAD_PARTS[field])
 
 
 def check_compatible(backbone: Registration, head: Registration, backbone_config: Any, head_config: Any) -> None:

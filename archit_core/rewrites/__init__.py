@@ -15,7 +15,7 @@ _EXPORTS = {
     'RewriteSpec': '.rewrite',
     'WEIGHTS_FILE': '.rewrite',
     'load_rewrites': '.rewrite',
-    'module_code': '.rewrite',
+    'constructor_code': '.rewrite',
     'rewrite': '.rewrite',
     'rewrites_of': '.rewrite',
     'save_rewrites': '.rewrite',

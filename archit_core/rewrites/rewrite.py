@@ -224,7 +224,7 @@ def _default_trainable(model: Any) -> tuple[str, ...]:
     return ("head",) if getattr(model, "backbone_spec", None) is not None and hasattr(model, "head") else ()
 
 
-def module_code(module: Any, context: Any, reference: str, *positional: str, keywords: Iterable[str] = ()) -> Any:
+def constructor_code(module: Any, context: Any, reference: str, *positional: str, keywords: Iterable[str] = ()) -> Any:
     """What a rewrite plugin's ``declare_module`` returns for the module class a rewrite puts in place:
     ``Class(<positional attributes>, keyword=<attribute>, ...)`` with the import of ``reference``
     (``"package.module:Class"``) when ``module`` is of that class, None (another plugin's module) otherwise. The

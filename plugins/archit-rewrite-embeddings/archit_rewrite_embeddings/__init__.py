@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import attrs
 
-from archit_core import RewriteSpec, hookimpl, module_code, one_of, positive
+from archit_core import RewriteSpec, constructor_code, hookimpl, one_of, positive
 
 
 @attrs.frozen(kw_only=True)
@@ -34,5 +34,5 @@ def rewrite_module(registry):
 @hookimpl
 def declare_module(module, context):
     """``FactorisedEmbedding(num_embeddings, rank, embedding_dim, padding_idx=...)``; None for any other module."""
-    return module_code(module, context, "archit_rewrite_embeddings.modules:FactorisedEmbedding",
+    return constructor_code(module, context, "archit_rewrite_embeddings.modules:FactorisedEmbedding",
                        "num_embeddings", "rank", "embedding_dim", keywords=("padding_idx",))
