@@ -87,6 +87,7 @@ _EXPORTS = {
     'PROBLEM_TYPES': '.parts.head',
     'INIT_SCHEMES': '.parts.head',
     'classification_loss': '.parts.blocks',
+    'classifier_output': '.parts.blocks',
     'problem_type_of': '.parts.blocks',
     'random_labels': '.parts.blocks',
     'integer_labels': '.parts.blocks',
@@ -116,6 +117,7 @@ _EXPORTS = {
     'build_from_spec': '.specs.spec',
     'build_optimizer': '.specs.spec',
     'check_spec': '.specs.spec',
+    'lazy_attributes': '._lazy',
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, globals())

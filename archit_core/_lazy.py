@@ -24,3 +24,18 @@ def lazy_exports(package: str, table: Mapping[str, str], namespace: dict[str, An
         return sorted(set(namespace) | set(table))
 
     return __getattr__, __dir__, sorted(table)
+
+
+def lazy_attributes(package: str, table: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for a plugin package: each name in ``table`` is the object a ``"module:attr"``
+    reference names, imported on first use, so plugin discovery (which imports the package) imports no torch.
+    ``__getattr__ = lazy_attributes(__name__, {"best_spans": "archit_core.parts.spans:best_spans"})``."""
+
+    def __getattr__(name: str) -> Any:
+        if name not in table:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        from ._imports import resolve
+
+        return resolve(table[name])
+
+    return __getattr__

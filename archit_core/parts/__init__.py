@@ -5,6 +5,13 @@ from __future__ import annotations
 from .._lazy import lazy_exports
 
 _EXPORTS = {
+    'span_targets': '.spans',
+    'span_loss': '.spans',
+    'span_logits': '.spans',
+    'random_spans': '.spans',
+    'best_spans': '.spans',
+    'SpanTargets': '.spans',
+    'SpanPrediction': '.spans',
     'ACTIVATION': '.fields',
     'Backbone': '.backbone',
     'BackboneFacts': '.backbone',
@@ -49,6 +56,7 @@ _EXPORTS = {
     'as_tuple': '.configs',
     'check_word_pooling': '.word_pooling',
     'classification_loss': '.blocks',
+    'classifier_output': '.blocks',
     'config_fields': '.configs',
     'config_from_dict': '.configs',
     'config_to_dict': '.configs',

@@ -18,7 +18,7 @@ from ..errors import ArchitError, ConfigError
 from ..model.transformers_compat import output_class
 from .backbone import BackboneFacts, BackboneOutput
 from .head import IGNORE_INDEX
-from .head_module import Head, pool_sequence
+from .head_module import Head, HeadOutput, pool_sequence
 
 
 def activation(name: str, *, field: str = "activation") -> nn.Module:
@@ -146,6 +146,12 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor, problem_type
     if problem_type == "regression":
         return nn.functional.mse_loss(logits, labels)
     return nn.functional.binary_cross_entropy_with_logits(logits, labels)
+
+
+def classifier_output(logits: torch.Tensor, labels: torch.Tensor | None = None, problem_type: str | None = None) -> HeadOutput:
+    """A head's output of ``logits``, with :func:`classification_loss` for ``problem_type`` when ``labels`` are given:
+    the last line of every classifier head's ``forward``."""
+    return HeadOutput(logits=logits, loss=None if labels is None else classification_loss(logits, labels, problem_type))
 
 
 def random_labels(problem_type: str | None, num_labels: int, shape: tuple[int, ...], *, generator: Any = None) -> torch.Tensor:

@@ -13,8 +13,6 @@ import attrs
 from archit_core import HeadConfig, HeadSpec, HFLayout, hookimpl, vocabulary_needs
 from archit_core.parts import activation_name, flag, positive_number
 
-_optional = attrs.validators.optional
-
 
 @attrs.frozen(kw_only=True)
 class MaskedLMConfig(HeadConfig):
@@ -22,8 +20,8 @@ class MaskedLMConfig(HeadConfig):
     ``activation`` and ``layer_norm_eps`` of the transform: None takes the backbone's ``hidden_act`` and epsilon."""
 
     tie_word_embeddings: bool = attrs.field(default=True, validator=flag)
-    activation: str | None = attrs.field(default=None, validator=_optional(activation_name))
-    layer_norm_eps: float | None = attrs.field(default=None, validator=_optional(positive_number))
+    activation: str | None = attrs.field(default=None, validator=attrs.validators.optional(activation_name))
+    layer_norm_eps: float | None = attrs.field(default=None, validator=attrs.validators.optional(positive_number))
 
     def needs(self) -> frozenset[str]:
         return vocabulary_needs(self.tie_word_embeddings)

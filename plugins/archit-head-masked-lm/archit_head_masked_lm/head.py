@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from archit_core import DensePooler, HeadOutput, VocabularyHead, classification_loss
+from archit_core import DensePooler, VocabularyHead, classifier_output
 
 
 class MaskedLMHead(VocabularyHead):
@@ -23,6 +23,4 @@ class MaskedLMHead(VocabularyHead):
         self.tied = config.tie_word_embeddings
 
     def forward(self, features, labels=None, **inputs):
-        logits = self.decoder(self.transform(features.token_states))
-        loss = classification_loss(logits, labels, "single_label_classification") if labels is not None else None
-        return HeadOutput(logits=logits, loss=loss)
+        return classifier_output(self.decoder(self.transform(features.token_states)), labels, "single_label_classification")

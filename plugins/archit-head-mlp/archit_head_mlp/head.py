@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from archit_core import Head, HeadOutput, classification_loss, init_linear, pool_sequence, random_labels
+from archit_core import Head, classifier_output, init_linear, pool_sequence, random_labels
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
 #: The config's ``loss`` names as the problem types of ``archit_core.classification_loss``.
@@ -39,6 +39,4 @@ class MLPHead(Head):
 
     def forward(self, features, labels=None, **inputs):
         states = features.token_states if self.config.level == "token" else pool_sequence(features, self.config.pooling)
-        logits = self.mlp(states)
-        loss = classification_loss(logits, labels, self.problem_type) if labels is not None else None
-        return HeadOutput(logits=logits, loss=loss)
+        return classifier_output(self.mlp(states), labels, self.problem_type)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from archit_core import ArchitError, HeadOutput, SequencePoolingHead
-from archit_core.parts import classification_loss, flatten_groups, integer_labels, random_labels
+from archit_core import ArchitError, SequencePoolingHead
+from archit_core.parts import classifier_output, flatten_groups, integer_labels, random_labels
 
 #: How many choices the dummy batches of the contract suite hold.
 DUMMY_CHOICES = 3
@@ -40,7 +40,6 @@ class MultipleChoiceHead(SequencePoolingHead):
         if num_choices is None:
             raise ArchitError("multiple-choice: the head needs num_choices from prepare_inputs; run it through the model")
         logits = self.classifier(self.pool(features)).view(-1, num_choices)
-        if labels is None:
-            return HeadOutput(logits=logits)
-        labels = integer_labels(labels, logits.shape[:1], head="multiple-choice", holding="the index of the right choice per example")
-        return HeadOutput(logits=logits, loss=classification_loss(logits, labels, SINGLE_LABEL))
+        if labels is not None:
+            labels = integer_labels(labels, logits.shape[:1], head="multiple-choice", holding="the index of the right choice per example")
+        return classifier_output(logits, labels, SINGLE_LABEL)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from archit_core import IGNORE_INDEX, DensePooler, Head, HeadOutput, classification_loss, random_labels
+from archit_core import IGNORE_INDEX, DensePooler, Head, classifier_output, random_labels
 
 
 class TokenClassificationHead(Head):
@@ -30,5 +30,4 @@ class TokenClassificationHead(Head):
     def forward(self, features, labels=None, **inputs):
         states = features.token_states if self.transform is None else self.transform(features.token_states)
         logits = self.classifier(self.dropout(states))
-        loss = classification_loss(logits, labels, "single_label_classification") if labels is not None else None
-        return HeadOutput(logits=logits, loss=loss)
+        return classifier_output(logits, labels, "single_label_classification")
