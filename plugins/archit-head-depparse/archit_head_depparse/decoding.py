@@ -9,11 +9,13 @@ Two exact implementations of each decoder, chosen by ``backend``:
 
 - ``"kernels"``: per-sentence loops over numpy arrays (:mod:`.kernels`), compiled with numba when it is installed
   (``pip install archit-head-depparse[fast]``). One copy of the scores to the host, no torch operator in the loop.
-- ``"torch"``: batched tensor code that runs on the scores' device. :func:`chu_liu_edmonds` loops over contraction
-  rounds (one cycle per example per round) and back over them to expand, asking the device whether cycles are left
-  only after rounds 1, 2, 4, 8, ... (a finished example's extra rounds change nothing), so a GPU waits on the host a
-  logarithmic number of times. :func:`eisner` loops over span widths and reads the tree back by differentiating the
-  best score with respect to the arc scores (autograd through ``max`` follows exactly the back-pointers).
+- ``"torch"``: batched tensor code that runs on the scores' device with no host round trip (no ``.item()``, no
+  ``bool(tensor)``): :func:`chu_liu_edmonds` loops over contraction rounds (one cycle per example per round) and back
+  over them to expand; on CPU it stops once no cycle is left (asking costs nothing there), on an accelerator it runs
+  the ``n + 1`` rounds that bound any input (a finished example's extra rounds change nothing). :func:`eisner` loops
+  over span widths and reads the tree back by differentiating the best score with respect to the arc scores (autograd
+  through ``max`` follows exactly the back-pointers). Value checks of ``lengths`` run on CPU tensors only; on an
+  accelerator only shapes are checked.
 - ``"auto"`` (the default): the compiled kernels for CPU tensors when numba is installed, else torch.
 
 :func:`decode` gives heads and relations from a :class:`~archit_head_depparse.head.ParserLogits`.
@@ -50,12 +52,12 @@ def _on_host(kernel, scores: torch.Tensor, lengths: torch.Tensor, single_root: b
 def _check(scores: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(scores, torch.Tensor) or scores.dim() != 3 or scores.shape[1] != scores.shape[2]:
         raise ValueError(f"scores must be a (batch, n + 1, n + 1) tensor of arc scores, got {getattr(scores, 'shape', scores)}")
-    lengths = torch.as_tensor(lengths, device=scores.device)
+    lengths = torch.as_tensor(lengths)
     if lengths.shape != scores.shape[:1] or lengths.is_floating_point():
         raise ValueError(f"lengths must be an integer tensor of shape ({scores.shape[0]},), got {tuple(lengths.shape)}")
-    if bool(((lengths < 0) | (lengths >= scores.shape[1])).any()):
+    if lengths.device.type == "cpu" and bool(((lengths < 0) | (lengths >= scores.shape[1])).any()):  # no device sync
         raise ValueError(f"lengths must lie in 0 .. {scores.shape[1] - 1} (the scores hold n + 1 nodes, the root first)")
-    return scores, lengths.long()
+    return scores, lengths.to(scores.device, torch.long)
 
 
 def _float(scores: torch.Tensor) -> torch.dtype:
@@ -89,6 +91,11 @@ def _root_penalty(scores: torch.Tensor, allowed: torch.Tensor, lengths: torch.Te
     return scores - root
 
 
+def _stops_early(device: torch.device) -> bool:
+    """Whether the MST loop may ask the device if cycles are left: on CPU the answer costs nothing."""
+    return device.type == "cpu"
+
+
 def _power(heads: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Follow ``heads`` ``2**steps`` times from every node; also the smallest node met on the way."""
     point, low = heads, torch.minimum(heads, torch.arange(heads.shape[1], device=heads.device))
@@ -110,7 +117,7 @@ def chu_liu_edmonds(scores: torch.Tensor, lengths: torch.Tensor, *, single_root:
 
 def _mst_torch(scores: torch.Tensor, lengths: torch.Tensor, single_root: bool) -> torch.Tensor:
     """Batched Chu-Liu/Edmonds with fixed-size tensors on the scores' device: a contracted cycle is represented by its
-    smallest node; the device is asked whether cycles are left after rounds 1, 2, 4, ... only."""
+    smallest node. Only on CPU is the loop cut short when no cycle is left: elsewhere that question is a host sync."""
     batch, nodes, _ = scores.shape
     allowed = _allowed(lengths, nodes)
     s = scores.detach().to(_float(scores))
@@ -120,13 +127,13 @@ def _mst_torch(scores: torch.Tensor, lengths: torch.Tensor, single_root: bool) -
     index = torch.arange(nodes, device=s.device)
     live = (index > 0) & (index <= lengths[:, None])  # words not merged into a cycle's representative
     steps = max(nodes - 1, 1).bit_length()
-    rounds = []
-    for count in range(nodes):  # each round merges at least two nodes of every example with a cycle
+    rounds, early_exit = [], _stops_early(s.device)
+    for _ in range(nodes):  # each round merges at least two nodes of every example with a cycle
         heads = torch.where(live, s.argmax(-1), index)  # the root and dead nodes point at themselves
         far, low = _power(heads, steps)
         on_cycle = torch.zeros_like(live).scatter_(1, far, True) & (heads != index)
         has = on_cycle.any(1)
-        if count & (count + 1) == 0 and not bool(has.any()):  # count + 1 a power of two: one sync
+        if early_exit and not bool(has.any()):
             break
         first = torch.where(on_cycle, index, nodes).amin(1)
         rep = torch.where(has, first, 0)
