@@ -15,6 +15,7 @@ import attrs
 
 from .._imports import resolve
 from ..errors import ConfigError
+from . import fields
 from .configs import config_fields, did_you_mean
 from .deprecation import renamed_field
 from .head import HFLayout
@@ -246,7 +247,7 @@ _MISSING: Any = object()
 
 def facts_from_config(config: Any, provides: frozenset[str]) -> BackboneFacts:
     """:class:`BackboneFacts` read from a config object or a dict by the field names families use (``hidden_size``
-    or ``d_model`` or ``n_embd``, ...); a missing hidden size or layer count is a :class:`ConfigError`."""
+    or ``d_model`` or ``n_embd``, ...: the tables of :mod:`.fields`, shared with the generic backbones); a missing hidden size or layer count is a :class:`ConfigError`."""
     read = config.get if isinstance(config, Mapping) else lambda name: getattr(config, name, None)
 
     def field(*names: str, default: Any = _MISSING) -> Any:
@@ -259,14 +260,14 @@ def facts_from_config(config: Any, provides: frozenset[str]) -> BackboneFacts:
         return default
 
     return BackboneFacts(
-        hidden_size=field("hidden_size", "d_model", "n_embd"),
-        num_layers=field("num_hidden_layers", "num_layers", "n_layer"),
+        hidden_size=field(*fields.HIDDEN),
+        num_layers=field(*fields.LAYERS),
         vocab_size=field("vocab_size", default=None),
-        dropout=float(field("hidden_dropout_prob", "hidden_dropout", "dropout", default=0.0)),
-        classifier_dropout=field("classifier_dropout", default=None),
-        initializer_range=float(field("initializer_range", "init_std", default=0.02)),
-        layer_norm_eps=float(field("layer_norm_eps", "layer_norm_epsilon", "rms_norm_eps", default=1e-12)),
-        hidden_act=field("hidden_act", "activation_function", default=None),
+        dropout=float(field(*fields.DROPOUT, default=0.0)),
+        classifier_dropout=field(*fields.CLASSIFIER_DROPOUT, default=None),
+        initializer_range=float(field(*fields.INIT_RANGE, default=0.02)),
+        layer_norm_eps=float(field(*fields.LAYER_NORM_EPS, default=1e-12)),
+        hidden_act=field(*fields.ACTIVATION, default=None),
         provides=provides,
         embedding_size=field("embedding_size", default=None),
         tie_word_embeddings=field("tie_word_embeddings", default=None),
