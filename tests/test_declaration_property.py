@@ -60,6 +60,18 @@ class LowRank(nn.Module):
         return self.up(self.down(x))
 
 
+class HiddenLowRank(nn.Module):
+    """Keeps none of its arguments: declared by recovering them from ``__init__``."""
+
+    def __init__(self, in_features: int, out_features: int, rank: int = 2) -> None:
+        super().__init__()
+        self.down = nn.Linear(in_features, rank, bias=False)
+        self.up = nn.Linear(rank, out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.up(self.down(x))
+
+
 @st.composite
 def tiny_models(draw: st.DrawFn) -> nn.Module:
     hidden = draw(st.sampled_from([8, 12, 16]))
@@ -77,11 +89,13 @@ def tiny_models(draw: st.DrawFn) -> nn.Module:
 
 def _replacement(draw: st.DrawFn, old: nn.Linear) -> nn.Module:
     n_in, n_out = old.in_features, old.out_features
-    choice = draw(st.sampled_from(["linear", "lowrank", "sequential", "dict-wrapped"]))
+    choice = draw(st.sampled_from(["linear", "lowrank", "sequential", "dict-wrapped", "recovered"]))
     if choice == "linear":
         return nn.Linear(n_in, n_out, bias=draw(st.booleans()))
     if choice == "lowrank":
         return LowRank(n_in, n_out, draw(st.integers(1, 3)))
+    if choice == "recovered":
+        return HiddenLowRank(n_in, n_out, draw(st.integers(1, 3)))
     width = draw(st.integers(2, 6))
     activation = draw(st.sampled_from([nn.ReLU(), nn.Tanh(), nn.GELU(approximate="tanh"), nn.Identity()]))
     if choice == "sequential":
@@ -90,7 +104,7 @@ def _replacement(draw: st.DrawFn, old: nn.Linear) -> nn.Module:
 
 
 @given(data=st.data())
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 def test_random_replacements_always_verify(data):
     model = data.draw(tiny_models())
     linears = sorted(n for n, m in model.named_modules() if type(m) is nn.Linear)

@@ -4,6 +4,7 @@ write) the class code :func:`archit_core.declare` gives for it, with its notes a
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,12 @@ def _import_reference(text: str, what: str) -> Any:
 
 
 def declare_command(factory: str, *, reference: str | None = None, output: str | None = None, verify: bool = False,
-                    out: Any = None, err: Any = None, host: PluginHost | None = None) -> int:
+                    out: Any = None, err: Any = None, host: PluginHost | None = None,
+                    arguments: Mapping[str, Mapping[str, Any]] | None = None) -> int:
     """``archit declare``: call ``factory`` (``module:function``, returning the modified model), declare it and
-    print the code (or write it to ``output``); with ``verify``, verify it and print the report to ``err``."""
+    print the code (or write it to ``output``); with ``verify``, verify it and print the report to ``err``.
+    ``arguments`` are the constructor arguments by module path that recovery cannot find (see
+    :func:`archit_core.declare`)."""
     out = out or sys.stdout
     err = err or sys.stderr
     make = _import_reference(factory, "the factory")
@@ -52,7 +56,7 @@ def declare_command(factory: str, *, reference: str | None = None, output: str |
     if not isinstance(model, nn.Module):
         raise DeclarationError(f"the factory {factory!r} returned a {type(model).__qualname__}, not an nn.Module")
     ref = _import_reference(reference, "the reference class") if reference else None
-    declaration = declare(model, ref, host=host)
+    declaration = declare(model, ref, host=host, arguments=arguments)
     if output:
         declaration.write(output)
         out.write(f"wrote {', '.join(declaration.classes) or 'no classes (no difference)'} to {output}\n")

@@ -1,10 +1,13 @@
 """Constructor expressions of declarations: how one module is written as code (:class:`Constructors`). In order:
 the owning plugin's ``declare_module`` hook, the ``torch.nn`` emitters, containers element by element, checked
-signature inference (:mod:`.emitters`); otherwise a :class:`~archit_core.DeclarationError` naming the module path."""
+signature inference (:mod:`.emitters`), arguments recovered from the class's ``__init__`` source (:mod:`.recovery`)
+with those ``declare(arguments=...)`` gives; otherwise a :class:`~archit_core.DeclarationError` naming the module
+path, the parameter and the ways out. Values equal to a config field are written through it (:mod:`.follow`)."""
 
 from __future__ import annotations
 
 import ast
+import copy
 import inspect
 import warnings
 from collections.abc import Mapping
@@ -14,19 +17,29 @@ from torch import nn
 
 from ..errors import ArchitPluginWarning, DeclarationError
 from ..registry.host import PluginHost
-from .codegen import Namespace, attribute, call, name
+from .codegen import Namespace, attribute, call, name, names_in
 from .context import DeclarationContext, ModuleCode, is_writable, render_value
 from .diff import SAME, SHARED, Diff
 from .emitters import CONTAINERS, Call, InferenceError, check_call, infer_call, is_literal, native_call
+from .follow import config_field
+from .recovery import RecoveryError, recover_call
 
 
 class Constructors:
     """Constructor expressions for one comparison tree: calls recorded while the reference was built, a plugin's
-    ``declare_module``, the ``torch.nn`` emitters and containers, checked signature inference. The classes themselves
+    ``declare_module``, the ``torch.nn`` emitters and containers, checked signature inference, recovery. The classes themselves
     are written by the subclass :class:`~archit_core.declaration.writer.ClassWriter` (:meth:`expression`)."""
 
-    def __init__(self, records: dict[int, Any], host: PluginHost, suffix: str, ties: dict[str, dict[str, str]]) -> None:
+    def __init__(self, records: dict[int, Any], host: PluginHost, suffix: str, ties: dict[str, dict[str, str]], *,
+                 arguments: Mapping[Any, Any] | None = None, config_fields: bool = True) -> None:
         self.records = records
+        self.arguments = dict(arguments or {})
+        self.config_fields = config_fields
+        #: ``(config object, field)`` for every value written as ``config.<field>``.
+        self.config_uses: list[tuple[Any, str]] = []
+        #: The config fields the original read where a value is being written, and in the whole ``__init__`` (they
+        #: break ties between equal fields, see :func:`.follow.config_field`).
+        self.prefer: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
         self.host = host
         self.suffix = suffix
         self.ties = ties
@@ -44,9 +57,23 @@ class Constructors:
         record = self.records.get(id(node.reference))
         return dict(record.arguments) if record is not None else {}
 
+    def value(self, value: Any, scope: Mapping[str, Any]) -> ast.expr:
+        """A constructor value as code: ``config.<field>`` when it equals exactly one field of a config in scope
+        (see :mod:`.follow`), else :func:`render_value`."""
+        if self.config_fields and not isinstance(value, bool):
+            found = config_field(value, scope, *self.prefer)
+            if found is not None:
+                key, field, config = found
+                self.config_uses.append((config, field))
+                return attribute(name(key), field)
+        if self.config_fields and type(value) in (tuple, list) and any(config_field(v, scope, *self.prefer) for v in value):
+            items = [self.value(v, scope) for v in value]
+            return ast.Tuple(items, ast.Load()) if type(value) is tuple else ast.List(items, ast.Load())
+        return render_value(value, scope, self.ns)
+
     def render_call(self, callee: ast.expr, values: Call, scope: Mapping[str, Any]) -> ast.Call:
         _, args, kwargs = values
-        return call(callee, [render_value(v, scope, self.ns) for v in args], {k: render_value(v, scope, self.ns) for k, v in kwargs.items()})
+        return call(callee, [self.value(v, scope) for v in args], {k: self.value(v, scope) for k, v in kwargs.items()})
 
     def class_expr(self, cls: type) -> ast.expr:
         if getattr(nn, cls.__name__, None) is cls:
@@ -118,27 +145,69 @@ class Constructors:
         if expression is not None:
             return expression
         values = native_call(module)
-        how = "the torch.nn emitter"
         if values is None and type(module) in CONTAINERS:
             return self.container(module, path, scope, None)
         if values is None:
-            how = "signature inference"
-            try:
-                values = infer_call(module, lambda v: is_writable(v, scope))
-            except InferenceError as exc:
-                raise self._undeclarable(module, path, str(exc)) from exc
-        problem = check_call(values, module)
-        if problem is not None:
-            raise self._undeclarable(module, path, f"the call found by {how} does not rebuild it: {problem}")
+            values = self._arguments_of(module, path, scope)
+        else:
+            problem = check_call(values, module)
+            if problem is not None:
+                raise self._undeclarable(module, path, f"the call found by the torch.nn emitter does not rebuild it: {problem}")
         return self.render_call(self.class_expr(type(module)), values, scope)
 
+    def given_arguments(self, module: nn.Module, path: str) -> dict[str, Any]:
+        """The arguments ``declare(arguments=...)`` gives for the module at ``path`` (by path, else by class)."""
+        for key in (path, type(module)):
+            if key not in self.arguments:
+                continue
+            given = self.arguments[key]
+            if callable(given) and not isinstance(given, Mapping):
+                try:
+                    given = given(module)
+                except Exception as exc:
+                    raise DeclarationError(f"the arguments function for {path} ({getattr(key, '__qualname__', key)}) raised "
+                                           f"{type(exc).__name__}: {exc}") from exc
+            if not isinstance(given, Mapping) or not all(isinstance(k, str) for k in given):
+                raise DeclarationError(f"arguments for {path} must be a dict of {type(module).__qualname__}.__init__ "
+                                       f"arguments by name (or a function returning one), got {type(given).__qualname__}")
+            return dict(given)
+        return {}
+
+    def _arguments_of(self, module: nn.Module, path: str, scope: Mapping[str, Any]) -> Call:
+        """Checked signature inference (attributes named like the parameters), else the arguments recovered from the
+        class's ``__init__`` source (:mod:`.recovery`), with what ``declare(arguments=...)`` gives fixed."""
+        can_write = lambda v: is_writable(v, scope)  # noqa: E731
+        given = self.given_arguments(module, path)
+        if not given:
+            try:
+                values = infer_call(module, can_write)
+            except InferenceError:
+                pass
+            else:
+                if check_call(values, module) is None:
+                    return values
+        try:
+            values = recover_call(module, can_write, given)
+        except RecoveryError as exc:
+            raise self._undeclarable(module, path, str(exc), exc.parameter) from exc
+        problem = check_call(values, module)
+        if problem is not None:
+            how = "the arguments given and recovered" if given else f"the arguments recovered from {type(module).__qualname__}.__init__"
+            shown = ", ".join([*(repr(a) for a in values[1]), *(f"{k}={v!r}" for k, v in values[2].items())])
+            raise self._undeclarable(module, path, f"{how} ({shown}) do not rebuild it: {problem}", None)
+        return values
+
     @staticmethod
-    def _undeclarable(module: nn.Module, path: str, why: str) -> DeclarationError:
+    def _undeclarable(module: nn.Module, path: str, why: str, parameter: str | None = None) -> DeclarationError:
         cls = type(module)
+        where = path or "(top)"
+        wanted = repr(parameter) if parameter else "'<parameter>'"
         return DeclarationError(
-            f"cannot declare {path or '(top)'} ({cls.__module__}.{cls.__qualname__}): {why}. Implement the hook "
-            "declare_module(module, context) for this class in a plugin (it returns archit_core.ModuleCode), or give "
-            f"{cls.__qualname__}.__init__ parameters that the module stores as attributes of the same names"
+            f"cannot declare {where} ({cls.__module__}.{cls.__qualname__}): {why}. Give the arguments yourself: "
+            f"declare(model, arguments={{{where!r}: {{{wanted}: ...}}}}), or key them by the class with a function of "
+            f"the module (arguments={{{cls.__qualname__}: lambda module: {{...}}}}). Implement the hook "
+            "declare_module(module, context) for this class in a plugin (it returns archit_core.ModuleCode) if the "
+            "class belongs to one"
         )
 
     # -- containers --------------------------------------------------------------------------------------------
@@ -158,6 +227,10 @@ class Constructors:
                 elements.append((key, self.construct(child, sub, scope)))
         callee = attribute(name(self.ns.module(nn)), type(module).__name__)
         values = [e for _, e in elements]
+        if not isinstance(module, nn.ModuleDict) and [k for k, _ in elements] == [str(i) for i in range(len(elements))]:
+            repeated = self._repeated(values, scope)
+            if repeated is not None:
+                return call(callee, [repeated if isinstance(module, nn.ModuleList) else ast.Starred(repeated, ast.Load())])
         if isinstance(module, nn.ModuleList):
             return call(callee, [ast.List(values, ast.Load())])
         if isinstance(module, nn.ModuleDict):
@@ -168,6 +241,35 @@ class Constructors:
 
         pairs = ast.List([ast.Tuple([ast.Constant(k), e], ast.Load()) for k, e in elements], ast.Load())
         return call(callee, [call(self.ns.object(collections.OrderedDict), [pairs])])
+
+    def _repeated(self, values: list[ast.expr], scope: Mapping[str, Any]) -> ast.ListComp | None:
+        """``[element for i in range(n)]`` when the elements are one expression (the same, or differing only by
+        their position), with ``n`` a config field when it is one; None when they differ, or when there are fewer
+        than four and the length is no config field."""
+        if len(values) < 2:
+            return None
+        taken = set(names_in(ast.Module([ast.Expr(v) for v in values], []))) | set(scope)
+        var = next(v for v in ("i", "j", "k", "_i", "_j") if v not in taken)
+
+        class Position(ast.NodeTransformer):
+            def __init__(self, index: int) -> None:
+                self.index = index
+
+            def visit_Constant(self, node: ast.Constant) -> ast.AST:
+                return name(var) if type(node.value) is int and node.value == self.index else node
+
+        general = values
+        if len({ast.dump(v) for v in values}) != 1:
+            general = [Position(i).visit(copy.deepcopy(v)) for i, v in enumerate(values)]
+            if len({ast.dump(g) for g in general}) != 1:
+                return None
+        uses = len(self.config_uses)
+        count = self.value(len(values), scope)
+        if len(values) < 4 and len(self.config_uses) == uses:
+            return None
+        elt = copy.deepcopy(general[0])
+        target = var if var in names_in(elt) else "_"
+        return ast.ListComp(elt, [ast.comprehension(ast.Name(target, ast.Store()), call(name("range"), [count]), [], 0)])
 
     def expression(self, node: Diff, scope: Mapping[str, Any], site_value: ast.expr | None = None,
                    source: Any = None) -> ast.expr:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import ast
+import enum
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +13,7 @@ import attrs
 import torch
 
 from ..errors import DeclarationError
-from .codegen import Namespace, attribute, is_identifier, name
+from .codegen import Namespace, attribute, call, is_identifier, name
 from .emitters import is_literal, literal
 
 
@@ -51,10 +52,16 @@ class DeclarationContext:
 
 
 def render_value(value: Any, scope: Mapping[str, Any], namespace: Namespace | None) -> ast.expr:
-    """``value`` as an expression node: a literal, a ``torch`` dtype (with a ``namespace`` to import torch in), a
+    """``value`` as an expression node: a literal, an enum member or a ``str``/``int``/``float`` subclass instance of an
+    importable class (``Mode.GELU``, ``Tag('x')``), a ``torch`` dtype (with a ``namespace`` to import torch in), a
     name in ``scope`` or one attribute of one; raises :class:`DeclarationError` for anything else."""
     if is_literal(value):
         return literal(value)
+    special = _subclass_value(value)
+    if special is not None:
+        kind, plain = special
+        cls = (namespace or Namespace()).object(type(value))  # raises DeclarationError when not importable
+        return attribute(cls, plain) if kind == "member" else call(cls, [literal(plain)])
     if isinstance(value, torch.dtype) and namespace is not None:
         dtype = str(value).rpartition(".")[2]
         if getattr(torch, dtype, None) is value:
@@ -67,6 +74,23 @@ def render_value(value: Any, scope: Mapping[str, Any], namespace: Namespace | No
             if sub is value and is_identifier(attr) and not is_literal(sub):
                 return attribute(name(key), attr)
     raise DeclarationError(f"a {type(value).__qualname__} value cannot be written as code here (names in scope: {', '.join(scope) or 'none'})")
+
+
+def _subclass_value(value: Any) -> tuple[str, Any] | None:
+    """An enum member (``("member", name)``), or an instance of a subclass of ``str``/``int``/``float`` that its class
+    rebuilds from the plain value (``("call", plain)``); None otherwise."""
+    kind = type(value)
+    if isinstance(value, enum.Enum):
+        return ("member", value.name) if getattr(kind, value.name, None) is value and is_identifier(value.name) else None
+    if kind in (str, int, float, bool) or not isinstance(value, (str, int, float)):
+        return None
+    plain = next(base(value) for base in (str, float, int) if isinstance(value, base))
+    try:
+        rebuilt = kind(plain)
+    except Exception:  # noqa: BLE001 - a foreign constructor: not rebuilt from the plain value
+        return None
+    same = type(rebuilt) is kind and rebuilt == value and getattr(rebuilt, "__dict__", {}) == getattr(value, "__dict__", {})
+    return ("call", plain) if same else None
 
 
 def is_writable(value: Any, scope: Mapping[str, Any]) -> bool:

@@ -10,6 +10,7 @@ module is the entry point and the result (:class:`Declaration`); the classes are
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import linecache
 import os
@@ -28,6 +29,7 @@ from ..registry.host import PluginHost, get_host, using
 from .codegen import is_identifier, split_path
 from .diff import MODIFIED, SAME, SHARED, Diff, build_reference, compare, structure_difference, tied_groups
 from .emitters import native_call
+from .follow import follows_config
 from .writer import ClassWriter, module_code, tie_statements
 
 DEFAULT_SUFFIX = "Modified"
@@ -158,12 +160,37 @@ class Declaration:
             return verify(self, inputs, outputs=outputs)
 
 
+def _check_arguments(instance: nn.Module, arguments: Mapping[Any, Any] | None) -> dict[Any, Any]:
+    """``declare(arguments=...)`` checked: keys are module paths in the instance or module classes."""
+    if arguments is None:
+        return {}
+    if not isinstance(arguments, Mapping):
+        raise DeclarationError(f"arguments must be a dict {{module path or class: {{argument: value}}}}, got {type(arguments).__qualname__}")
+    paths = dict(instance.named_modules())
+    for key in arguments:
+        if isinstance(key, str):
+            if key not in paths:
+                close = difflib.get_close_matches(key, list(paths), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise DeclarationError(f"arguments names {key!r}, which is not a module path of the model{hint}")
+        elif not (isinstance(key, type) and issubclass(key, nn.Module)):
+            raise DeclarationError(f"arguments keys are module paths or nn.Module classes, got {key!r}")
+    return dict(arguments)
+
+
 def declare(instance: nn.Module, reference_class: type | str | None = None, *, suffix: str | None = None,
-            host: PluginHost | None = None) -> Declaration:
+            host: PluginHost | None = None, arguments: Mapping[Any, Any] | None = None,
+            config_fields: bool = True) -> Declaration:
     """The class code for ``instance``, a model modified in place, compared with a fresh
     ``reference_class(instance.config)`` (default: the instance's own class; for an archit model, a fresh build
     from its own config). New classes are named after the ones they replace plus ``suffix`` (default
-    ``"Modified"``)."""
+    ``"Modified"``).
+
+    Constructor arguments of a new module are found by the owning plugin, the torch.nn emitters, its attributes, or
+    recovered from its class's ``__init__`` source; ``arguments`` gives them where that cannot work:
+    ``{"module.path": {"name": value}}`` or ``{ModuleClass: function(module) -> {"name": value}}``. With
+    ``config_fields`` (default) a value equal to exactly one field of the config in scope is written
+    ``config.<field>``, checked by building the declared class with a config whose fields differ."""
     if not isinstance(instance, nn.Module):
         raise DeclarationError(f"declare takes an nn.Module, got a {type(instance).__qualname__}")
     suffix = DEFAULT_SUFFIX if suffix is None else suffix
@@ -177,35 +204,51 @@ def declare(instance: nn.Module, reference_class: type | str | None = None, *, s
             f"{cls.__qualname__}(instance.config), so it needs a model built from a config (a transformers "
             "PreTrainedModel, an archit model, or a module that keeps its config as .config)"
         )
+    arguments = _check_arguments(instance, arguments)
     host = host or get_host()
     with using(host):
         classes = {type(m) for m in instance.modules()}
         reference, records = build_reference(cls, config, classes)
-        diff = compare(instance, reference, native_call)
-        ties = _tie_overrides(instance, reference, diff)
-        new_ties = tied_groups(instance) - tied_groups(reference)
-        shared = [n for n in diff.walk() if _shared_across(n)]
-        _force(diff, set(ties) | ({""} if new_ties or shared else set()))
-        generator = ClassWriter(records, host, suffix, ties)
-        for node in shared:
-            generator.share_at_top(node)
-        if diff.changed:
-            generator.top_statements += tie_statements(new_ties, instance, shared)
-            generator.declare_class(diff)
-        elif (attribute := structure_difference(instance, reference)) is not None:
-            raise DeclarationError(
-                f"the model differs from a fresh {cls.__qualname__} only outside its modules ({attribute}); declare "
-                "writes the modules a class builds, not values set on them afterwards: make the value a constructor "
-                "argument or config field of a module you replace, or set it after building"
-            )
-        code = module_code(cls, generator)
-    notes = generator.notes + generator.ns.notes
+        code, generator = _write(instance, cls, reference, records, host, suffix, arguments, config_fields)
+        fallback = None
+        if generator.config_uses:
+            fields = sorted({f"config.{field}" for _, field in generator.config_uses})
+            trial = Declaration(code, list(generator.class_names), instance, cls, notes=[], warnings=[], host=host)
+            problem = follows_config(trial.top_class(), cls, config, generator.config_uses)
+            if problem is not None:
+                fallback = (f"values equal to config fields ({', '.join(fields)}) are written as numbers: with them "
+                            f"written through the config, {problem}")
+                code, generator = _write(instance, cls, reference, records, host, suffix, arguments, False)
+    notes = generator.notes + generator.ns.notes + ([fallback] if fallback else [])
     for group in sorted(tied_groups(reference) - tied_groups(instance), key=sorted):
         notes.append(f"{' and '.join(sorted(group))} are tied in a fresh model but not in this one, so the generated "
                      "classes do not tie them")
     for message in generator.warnings:
         warnings.warn(message, DeclarationWarning, stacklevel=2)
     return Declaration(code, list(generator.class_names), instance, cls, notes=notes, warnings=list(generator.warnings), host=host)
+
+
+def _write(instance: nn.Module, cls: type, reference: nn.Module, records: dict[int, Any], host: PluginHost, suffix: str,
+           arguments: dict[Any, Any], config_fields: bool) -> tuple[str, ClassWriter]:
+    """One pass of the class writer over the comparison of ``instance`` with ``reference``: the code and the writer."""
+    diff = compare(instance, reference, native_call)
+    ties = _tie_overrides(instance, reference, diff)
+    new_ties = tied_groups(instance) - tied_groups(reference)
+    shared = [n for n in diff.walk() if _shared_across(n)]
+    _force(diff, set(ties) | ({""} if new_ties or shared else set()))
+    generator = ClassWriter(records, host, suffix, ties, arguments=arguments, config_fields=config_fields)
+    for node in shared:
+        generator.share_at_top(node)
+    if diff.changed:
+        generator.top_statements += tie_statements(new_ties, instance, shared)
+        generator.declare_class(diff)
+    elif (attribute := structure_difference(instance, reference)) is not None:
+        raise DeclarationError(
+            f"the model differs from a fresh {cls.__qualname__} only outside its modules ({attribute}); declare "
+            "writes the modules a class builds, not values set on them afterwards: make the value a constructor "
+            "argument or config field of a module you replace, or set it after building"
+        )
+    return module_code(cls, generator), generator
 
 
 def _source_file(module_name: str, code: str) -> Path:

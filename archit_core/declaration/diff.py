@@ -38,6 +38,30 @@ def plain_attributes(module: nn.Module) -> dict[str, Any]:
     return {k: v for k, v in vars(module).items() if not k.startswith("_") and k != "training" and _is_plain(v)}
 
 
+#: Attributes every module has (torch's bookkeeping, transformers' initialisation flag), never compared.
+_INTERNALS = frozenset(vars(nn.Module())) | {"training", "_is_hf_initialized"}
+
+
+def _is_value(value: Any) -> bool:
+    if isinstance(value, (type(None), bool, int, float, str)):  # subclasses (enums, str subclasses) included
+        return True
+    return type(value) in (tuple, list) and all(_is_value(v) for v in value)
+
+
+def value_attributes(module: nn.Module) -> dict[str, Any]:
+    """Every attribute of ``module`` holding a value that may steer its behaviour, private ones and instances of
+    ``str``/``int``/``float`` subclasses included (what verification compares, by type and value)."""
+    return {k: v for k, v in vars(module).items() if k not in _INTERNALS and _is_value(v)}
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if type(a) in (tuple, list):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+    return a == b or (isinstance(a, float) and a != a and b != b)
+
+
 def own_state(module: nn.Module) -> dict[str, Any]:
     """The module's direct parameters and buffers: name -> (kind, shape, persistent)."""
     state: dict[str, Any] = {}
@@ -50,7 +74,7 @@ def own_state(module: nn.Module) -> dict[str, Any]:
 
 def structure_difference(module: nn.Module, other: nn.Module, *, classes: Any = None) -> str | None:
     """The first difference between the trees of ``module`` and ``other`` (paths, classes, parameter and buffer
-    shapes, plain attributes), or None. ``classes(a, b)`` decides whether two classes count as equal
+    shapes, value attributes by type and value, private ones included: :func:`value_attributes`), or None. ``classes(a, b)`` decides whether two classes count as equal
     (default: identical)."""
     same_class = classes or (lambda a, b: a is b)
     mine = dict(module.named_modules(remove_duplicate=False))
@@ -65,10 +89,12 @@ def structure_difference(module: nn.Module, other: nn.Module, *, classes: Any = 
             return f"{where}: {type(m).__qualname__} in the model, {type(o).__qualname__} rebuilt"
         if own_state(m) != own_state(o):
             return f"{where}: parameters/buffers {own_state(m)} in the model, {own_state(o)} rebuilt"
-        mine_attrs, theirs_attrs = plain_attributes(m), plain_attributes(o)
+        mine_attrs, theirs_attrs = value_attributes(m), value_attributes(o)
         for key in mine_attrs.keys() & theirs_attrs.keys():
-            if mine_attrs[key] != theirs_attrs[key]:
-                return f"{where}: attribute {key} is {mine_attrs[key]!r} in the model, {theirs_attrs[key]!r} rebuilt"
+            if not _same_value(mine_attrs[key], theirs_attrs[key]):
+                mine_v, theirs_v = mine_attrs[key], theirs_attrs[key]
+                kinds = f" ({type(mine_v).__qualname__} vs {type(theirs_v).__qualname__})" if type(mine_v) is not type(theirs_v) else ""
+                return f"{where}: attribute {key} is {mine_v!r} in the model, {theirs_v!r} rebuilt{kinds}"
     return None
 
 

@@ -209,7 +209,8 @@ class InferenceError(Exception):
 
 def infer_call(module: nn.Module, can_write: Callable[[Any], bool]) -> Call:
     """The call ``type(module)(...)`` whose arguments are the module's own attributes named like the parameters of
-    its ``__init__`` (parameters with a default and no attribute keep the default). ``can_write(value)`` says
+    its ``__init__`` (parameters with a default and no attribute keep the default; an attribute that cannot be written
+    is an error, never the default). ``can_write(value)`` says
     whether a value can be written as code where the call goes. Raises :class:`InferenceError`."""
     cls = type(module)
     try:
@@ -224,10 +225,11 @@ def infer_call(module: nn.Module, can_write: Callable[[Any], bool]) -> Call:
             continue
         if param.name in own and can_write(own[param.name]):
             value = own[param.name]
-        elif param.default is not param.empty:
+        elif param.default is not param.empty and param.name not in own:
             continue
-        else:
-            why = "is not an attribute of the module" if param.name not in own else "is not a value that can be written as code"
+        else:  # an attribute that cannot be written is never replaced by the default
+            why = "is not an attribute of the module" if param.name not in own else \
+                f"is {own[param.name]!r}, a {type(own[param.name]).__qualname__} value that cannot be written as code"
             raise InferenceError(f"{cls.__qualname__}.__init__ needs {param.name!r}, which {why}")
         if param.kind is param.POSITIONAL_ONLY:
             args.append(value)

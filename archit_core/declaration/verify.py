@@ -1,8 +1,9 @@
 """Verification of a declaration: the generated code, imported as a module, rebuilds the modified model.
 
 :func:`verify` builds the top class from the instance's config and checks, in order: the module tree (paths,
-classes, parameter and buffer shapes), that the instance's state dict loads strictly, the tied parameter groups,
-every buffer's values, and eval-mode outputs on a dummy batch. Any difference raises
+classes, parameter and buffer shapes, every value attribute by type and value, private ones included), that the
+instance's state dict loads strictly, the tied parameter groups, every buffer's values, and the outputs on a dummy
+batch in eval mode and in train mode under a fixed seed, with the gradients of the outputs. Any difference raises
 :class:`~archit_core.DeclarationError` with the report.
 """
 
@@ -90,6 +91,78 @@ def _run(model: nn.Module, inputs: Mapping[str, Any]) -> Any:
         model.train(training)
 
 
+#: The seed of the train-mode comparison (dropout masks and any other randomness in forward).
+TRAIN_SEED = 0
+
+
+def _floats(value: Any) -> list[torch.Tensor]:
+    if hasattr(value, "to_tuple"):
+        value = value.to_tuple()
+    if isinstance(value, torch.Tensor):
+        return [value] if value.is_floating_point() and value.requires_grad else []
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _floats(v)]
+    return []
+
+
+def _train_run(model: nn.Module, inputs: Mapping[str, Any]) -> tuple[Any, dict[str, torch.Tensor | None]]:
+    """Train-mode outputs under :data:`TRAIN_SEED` and the gradients of their sum of means by parameter name; the
+    model's mode, buffers (running statistics) and ``.grad`` fields are left as they were."""
+    training = model.training
+    buffers = {n: b.detach().clone() for n, b in model.named_buffers()}
+    devices = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
+    model.train()
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(TRAIN_SEED)
+            output = model(**inputs)
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        floats = _floats(output)
+        grads: dict[str, torch.Tensor | None] = {}
+        if floats and named:
+            total = sum(t.float().mean() for t in floats)
+            found = torch.autograd.grad(total, [p for _, p in named], allow_unused=True)
+            grads = dict(zip((n for n, _ in named), found))
+        return output, grads
+    finally:
+        with torch.no_grad():
+            for n, b in model.named_buffers():
+                if n in buffers:
+                    b.copy_(buffers[n])
+        model.train(training)
+
+
+def _compare_gradients(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> str | None:
+    if mine.keys() != theirs.keys():
+        return f"gradients of {sorted(mine.keys() ^ theirs.keys())} exist in one model only"
+    for key, grad in mine.items():
+        other = theirs[key]
+        if (grad is None) != (other is None):
+            return f"gradient of {key}: {'none' if grad is None else 'some'} in the model, {'none' if other is None else 'some'} rebuilt"
+        if grad is not None:
+            problem = _compare_outputs(grad, other, f"gradient of {key}")
+            if problem:
+                return problem
+    return None
+
+
+def _train_problem(instance: nn.Module, built: nn.Module, batch: Mapping[str, Any]) -> tuple[str | None, str]:
+    """What differs in train mode (outputs under a fixed seed, then gradients), and a description of what was
+    compared."""
+    try:
+        expected, expected_grads = _train_run(instance, batch)
+    except Exception as exc:  # noqa: BLE001 - a model that does not run in train mode cannot be compared there
+        return None, f"train mode not compared: the instance's own forward raises there ({type(exc).__name__}: {exc})"
+    try:
+        got, got_grads = _train_run(built, batch)
+    except Exception as exc:  # noqa: BLE001
+        return f"the rebuilt model's train-mode forward raised {type(exc).__name__}: {exc}", ""
+    problem = _compare_outputs(expected, got, f"train-mode output (seed {TRAIN_SEED})") or _compare_gradients(expected_grads, got_grads)
+    return problem, f"in train mode (seed {TRAIN_SEED}), and {len(expected_grads)} gradients"
+
+
 def verify(declaration: Any, inputs: Mapping[str, Any] | None = None, *, outputs: bool = True) -> VerificationReport:
     """Check that ``declaration``'s top class, built from the instance's config, is the instance (see the module
     docstring). Returns the report; raises :class:`DeclarationError` when a check fails."""
@@ -150,8 +223,11 @@ def verify(declaration: Any, inputs: Mapping[str, Any] | None = None, *, outputs
             problem = _compare_outputs(expected, got)
         except Exception as exc:
             problem = f"the rebuilt model's forward raised {type(exc).__name__}: {exc}"
+        compared = ""
+        if problem is None:
+            problem, compared = _train_problem(instance, built, batch)
         shapes = {k: tuple(v.shape) for k, v in batch.items() if isinstance(v, torch.Tensor)}
-        checks.append(Check("outputs", problem is None, problem or f"equal in eval mode on {shapes}"))
+        checks.append(Check("outputs", problem is None, problem or f"equal in eval mode on {shapes}; {compared}"))
         if problem:
             raise fail()
     return VerificationReport(top.__qualname__, tuple(checks))

@@ -149,6 +149,14 @@ class ClassWriter(Constructors):
         return f"{cls} with {'; '.join(changes) or 'other tied weights'} (declared by archit)."
 
     def _edit(self, node: Diff, source: InitCopy, scope: Mapping[str, Any]) -> ast.FunctionDef:
+        outer = self.prefer
+        self.prefer = (frozenset(), _reads(source.node, scope))
+        try:
+            return self._edited(node, source, scope)
+        finally:
+            self.prefer = outer
+
+    def _edited(self, node: Diff, source: InitCopy, scope: Mapping[str, Any]) -> ast.FunctionDef:
         me = source.self_expr()
         appended: list[ast.stmt] = []
         for key, child in node.children.items():
@@ -175,7 +183,13 @@ class ClassWriter(Constructors):
                     c, scope, source.value(site) if site is not None else None, source)
             if sites:
                 for site in sites:
-                    source.set_value(site, value_of(site))
+                    # a value equal to several config fields is written through the one the original read here
+                    outer = self.prefer
+                    self.prefer = (_reads(source.value(site), scope), outer[1])
+                    try:
+                        source.set_value(site, value_of(site))
+                    finally:
+                        self.prefer = outer
             else:
                 appended.append(set_attribute(me, key, value_of(None)))
                 if child.kind in (REPLACED, MODIFIED):
@@ -243,6 +257,12 @@ class ClassWriter(Constructors):
         if args is None:
             args = ast.arguments([], [ast.arg("self")], ast.arg("args"), [], [], ast.arg("kwargs"), [])
         return ast.FunctionDef("__init__", args, body, [], None, None, lineno=0)
+
+
+def _reads(tree: ast.AST, scope: Mapping[str, Any]) -> frozenset[str]:
+    """The attributes ``tree`` reads from names in ``scope`` (``config.hidden_size`` -> ``hidden_size``)."""
+    return frozenset(n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+                     and n.value.id in scope)
 
 
 def _forwarding_signature(cls: type) -> tuple[ast.arguments | None, ast.Call]:
