@@ -1,6 +1,7 @@
 """Coverage of the core's generic backbones: every text model type of the installed transformers, built tiny with
-the token- and sequence-classification heads, trained one step, and checked for parity with the family's
-``*ForTokenClassification`` / ``*ForSequenceClassification`` through checkpoint import
+every head of ``HEADS`` (token and sequence classification, question answering, multiple choice, masked LM,
+dependency parsing, an embedding head when one is installed), each trained one step and checked for parity with the
+family's Hugging Face class through checkpoint import and export, and LoRA with its default targets against peft
 (:func:`archit_core.testing.generic.check_model_type`). Writes docs/coverage.md.
 
 Text model types: every ``model_type`` that transformers' ``AutoModel`` maps and that has a token-classification,
@@ -11,7 +12,7 @@ audio-text, encoder-decoder wrappers). A model type whose ``AutoModel`` class re
 Model types run in chunks (``--chunk``, default 12) in child interpreters, two at a time (``--jobs``), each family
 under its own time limit (``--timeout``, default 120 s; an alarm in the child, and a limit on the whole child); the
 families of a chunk that crashed or hung run again one per interpreter, so one bad family cannot stall the run or
-take others with it. Run by hand (about 5 minutes on 2 cores), not in CI:
+take others with it. Run by hand (about 20 minutes on 2 cores), not in CI:
 
     python benchmarks/bench_coverage.py [--jobs 2] [--chunk 12] [--timeout 120] [--only bert,gpt2 [--merge]] [--no-doc]
 """
@@ -29,8 +30,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "coverage.md"
-#: The heads measured: column key -> head name.
-HEADS = {"tok": "token-classification", "seq": "sequence-classification"}
+#: The heads measured: column key -> head name (an embedding head joins when one is installed, see ``heads()``);
+#: ``built`` means the ``REQUIRED`` ones train.
+HEADS = {"tok": "token-classification", "seq": "sequence-classification", "qa": "question-answering",
+         "mc": "multiple-choice", "mlm": "masked-lm", "dep": "dependency-parsing"}
+REQUIRED = ("tok", "seq")
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _common import machine, table  # noqa: E402
@@ -54,6 +58,17 @@ def text_model_types() -> list[str]:
     return found
 
 
+def heads() -> dict[str, str]:
+    """:data:`HEADS` that are installed, plus an installed head whose name says it embeds (column ``emb``)."""
+    import archit_core
+
+    host = archit_core.get_host()
+    names = set(host.registry.names("head")) if hasattr(host, "registry") else set()
+    found = {k: h for k, h in HEADS.items() if not names or h in names}
+    embedding = sorted(n for n in names if "embedding" in n)
+    return {**found, **({"emb": embedding[0]} if embedding else {})}
+
+
 def _one(model_type: str) -> dict:
     """Run in a child interpreter: the coverage row of one model type."""
     import warnings
@@ -70,7 +85,7 @@ def _one(model_type: str) -> dict:
             return {"model_type": model_type, "kind": family_kind(model_type), "excluded": str(exc)}
     except Exception:
         pass  # check_model_type reports it
-    return check_model_type(model_type, HEADS)
+    return check_model_type(model_type, heads(), REQUIRED, lora=True)
 
 
 def _child_env() -> dict[str, str]:
@@ -144,38 +159,64 @@ KNOWN = {
 }
 
 
+#: Statuses of a head column that are no shortfall: no Hugging Face class or equivalent to compare with.
+_NO_ORACLE = ("no-class", "no-equivalent")
+
+
+def _columns(rows: list[dict]) -> list[str]:
+    """The head columns the rows have, in :data:`HEADS` order (``emb`` last)."""
+    return [k for k in (*HEADS, "emb") if any(k in r for r in rows)]
+
+
 def _cell(row: dict, key: str) -> str:
     status = row.get(key)
     if status == "parity":
         return "yes"
     if status == "no-class":
         return "no HF class"
+    if status == "no-equivalent":
+        return "trains"
     if status is None or status == "error" and row.get(f"{key}_reason") == "not built":
         return "-"
     return f"no ({status})"
 
 
-def _reason(row: dict) -> str:
+def _lora_cell(row: dict) -> str:
+    return {"parity": "peft parity", "works": "yes", None: "-"}.get(row.get("lora"), f"no ({row.get('lora')})")
+
+
+def _reason(row: dict, columns: list[str] = ["tok", "seq"]) -> str:  # noqa: B006  (read only)
     if row.get("excluded"):
         return row["excluded"]
     known = f" ({KNOWN[row['model_type']]})" if row.get("model_type") in KNOWN else ""
     if not row.get("built"):
         return row.get("error", "") + known
-    reasons = [f"{k}: {row[k + '_reason']}" for k in ("tok", "seq") if row.get(k) not in ("parity", "no-class")]
+    reasons = [f"{k}: {row.get(k + '_reason', '')[:160]}" for k in columns if row.get(k) not in (None, "parity", *_NO_ORACLE)]
+    if row.get("lora") not in (None, "parity", "works"):
+        reasons.append(f"lora: {row.get('lora_reason', '')[:160]}")
     return "; ".join(reasons) + (known if reasons else "")
 
 
+def _share(ok: int, of: int) -> str:
+    return f"{ok} / {of} ({100 * ok / of:.0f}%)" if of else "-"
+
+
 def totals(rows: list[dict]) -> list[list[object]]:
-    """Per kind: tried, built, and parity counts where Hugging Face has the class."""
+    """Per kind: tried, built, LoRA with default targets (of those built; peft parity of those peft has defaults
+    for), and parity counts per head where Hugging Face has the class."""
     out = []
     for kind in ("encoder", "decoder", "encoder-decoder", "all"):
         group = [r for r in rows if not r.get("excluded") and (kind == "all" or r.get("kind") == kind)]
-        built = sum(bool(r.get("built")) for r in group)
-        cells = [kind, len(group), f"{built} ({100 * built / max(len(group), 1):.0f}%)"]
-        for key in ("tok", "seq"):
-            has = [r for r in group if r.get(key) not in (None, "no-class")]
-            ok = sum(r.get(key) == "parity" for r in has)
-            cells.append(f"{ok} / {len(has)} ({100 * ok / max(len(has), 1):.0f}%)")
+        built = [r for r in group if r.get("built")]
+        cells = [kind, len(group), f"{len(built)} ({100 * len(built) / max(len(group), 1):.0f}%)",
+                 _share(sum(r.get("lora") in ("parity", "works") for r in built), len(built)),
+                 _share(sum(r.get("lora") == "parity" for r in built), sum(r.get("lora") in ("parity", "mismatch") for r in built))]
+        for key in _columns(rows):
+            if not any(r.get(key) not in (None, "error", *_NO_ORACLE) for r in rows):  # no Hugging Face equivalent
+                cells.append(f"trains {_share(sum(r.get(key) == 'no-equivalent' for r in built), len(built))}")
+                continue
+            has = [r for r in group if r.get(key) not in (None, *_NO_ORACLE)]
+            cells.append(_share(sum(r.get(key) == "parity" for r in has), len(has)))
         out.append(cells)
     return out
 
@@ -195,22 +236,33 @@ def render(rows: list[dict], elapsed: float) -> str:
         "Every row is the core's generic backbone (`build(\"<model_type>@archit-core\", ...)`, even where a dedicated "
         "plugin registers the name): **built** = the tiny architecture (`tiny=True`) builds with both the "
         "`token-classification` and `sequence-classification` heads, a padded batch with labels runs forward and "
-        "backward. **tok** / **seq** = parity with the family's `*ForTokenClassification` / "
-        "`*ForSequenceClassification`: the Hugging Face model (tiny, random weights) is saved with `save_pretrained` "
-        "and imported with `archit_core.build(..., checkpoint=folder, strict=True)`; logits and loss must be equal "
-        "(`torch.testing.assert_close`). `no HF class`: transformers has no such class for the family; "
-        "`no (no-layout)`: its head has no layout the archit head can take (the reason says which part differs); "
-        "`no (mismatch)`: a layout was found but outputs differ.",
+        "backward. **roles** = the projection roles inferred from the module tree and checked by a probe "
+        "(`archit_core.generic.roles`: `q k v` or fused `qkv`, `o` the attention output, `ff.gate ff.in ff.out`). "
+        "**LoRA** = `archit_core.rewrite(model, \"lora\")` with its default targets (query and value, or the fused "
+        "qkv) trains one step (`yes`); `peft parity` = peft has default targets for the family, and with them peft "
+        "wraps the same modules and, with the same adapter weights, gives the same backbone outputs. Head columns "
+        "(**tok** token classification, **seq** sequence classification, **qa** question answering, **mc** multiple "
+        "choice, **mlm** masked LM, **dep** dependency parsing, **emb** an embedding head when one is installed) = "
+        "parity with the family's Hugging Face class (`*ForTokenClassification`, ...): the Hugging Face model (tiny, "
+        "random weights) is saved with `save_pretrained` and imported with `archit_core.build(..., checkpoint=folder, "
+        "strict=True)`; logits and loss must be equal (`torch.testing.assert_close`), and `to_transformers` must give "
+        "the class back with the same outputs. `no HF class`: transformers has no such class for the family; "
+        "`trains`: the head has no Hugging Face equivalent and trains one step; `no (no-layout)`: its head has no "
+        "layout the archit head can take (the reason says which part differs); `no (mismatch)`: a layout was found "
+        "but outputs differ (or export failed); `no (error)`: the head could not be trained or imported.",
         "",
         "## Totals",
         "",
-        "Parity columns: at parity / model types where Hugging Face has the class. Kinds: `encoder-decoder` = the "
+        "Parity columns: at parity / model types where Hugging Face has the class (`trains k / n`: a head with no Hugging "
+        "Face equivalent, trained one step on k of the n model types built). **LoRA default**: LoRA with default "
+        "targets trains / model types built; **LoRA = peft**: peft parity / built model types peft has default "
+        "targets for. Kinds: `encoder-decoder` = the "
         "config says `is_encoder_decoder` (the backbone is the encoder); `decoder` = a causal LM and no masked LM in "
         "transformers; `encoder` = the rest. A **text encoder** is an `encoder` row: a model type whose `AutoModel` "
         "reads token ids, with a masked LM or no causal LM, and no `sub_configs` (so no image or audio tower); layout "
         "models that also read boxes (`bbox`) count, the boxes being an extra backbone input (zeros in this table).",
         "",
-        table(["kind", "model types", "built", "parity tok", "parity seq"], totals(rows)),
+        table(["kind", "model types", "built", "LoRA default", "LoRA = peft", *(f"parity {k}" for k in _columns(rows))], totals(rows)),
         "",
         f"Excluded as not text (their `AutoModel` reads no `input_ids`): {len(excluded)}"
         + (f" ({', '.join(r['model_type'] for r in excluded)})." if excluded else "."),
@@ -248,13 +300,25 @@ def render(rows: list[dict], elapsed: float) -> str:
         "architecture is the layout used by checkpoint import and `to_transformers`. Layouts beyond the usual ones: "
         "ModernBERT's prediction head (dense, activation, layer norm; token-classification `transform`, "
         "sequence-classification `pooler_norm`/`pooler_bias`, pooling from the config's `classifier_pooling`) and "
-        "EuroBERT's (`pooling=\"late\"`: dense and GELU on every token, then the masked mean).",
+        "EuroBERT's (`pooling=\"late\"`: dense and GELU on every token, then the masked mean). A value a family's head "
+        "takes from its config is named by its field (`attrgetter(\"hidden_act\")`: BigBird, ConvBERT, MRA, "
+        "Nystromformer, RoFormer, YOSO), resolved per checkpoint; when several candidates match the tiny probe, the "
+        "fields their values read are varied and the candidates that stop matching drop out; candidates no probe tells "
+        "apart are `no-layout` with that reason, never a silent choice. Task-class parts the archit model lacks and the "
+        "outputs do not read (BigBird's pooler) are `unused_keys` of the layout: export fills them with Hugging Face's "
+        "initialisation.",
+        "- **Roles and LoRA**: roles are probed on the tiny model (`archit_core.generic.roles`; rules in "
+        "[rewrites.md](rewrites.md)). LoRA uses its default targets (`attention.query` and `attention.value`, falling "
+        "back to `attention.qkv`), r=8; peft parity uses peft's own default target modules for the model type "
+        "(`TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`), injected into a copy of the same backbone, both given "
+        "the same random adapter weights, and compares the backbone's token states.",
         "",
         "## Per model type",
         "",
-        table(["model type", "kind", "built", "tok", "seq", "reason (failure or no parity)"],
+        table(["model type", "kind", "built", "roles", "LoRA", *_columns(rows), "reason (failure or no parity)"],
               [[r["model_type"], r.get("kind", "?"), "excluded" if r.get("excluded") else ("yes" if r.get("built") else "NO"),
-                _cell(r, "tok"), _cell(r, "seq"), _reason(r).replace("|", "/")] for r in rows]),
+                r.get("roles", "") or "-", _lora_cell(r), *(_cell(r, k) for k in _columns(rows)),
+                _reason(r, _columns(rows)).replace("|", "/")] for r in rows]),
         "",
     ]
     return "\n".join(body)
@@ -282,19 +346,20 @@ def main() -> None:
         for chunk_rows in pool.map(lambda c: run_chunk(c, args.timeout), chunks):
             for row in chunk_rows:
                 rows.append(row)
-                print(f"{row['model_type']:32} built={row.get('built')} tok={row.get('tok')} seq={row.get('seq')} "
-                      f"{row.get('seconds')}s {_reason(row)[:120]}", flush=True)
+                print(f"{row['model_type']:32} built={row.get('built')} lora={row.get('lora')} "
+                      + " ".join(f"{k}={row.get(k)}" for k in (*HEADS, "emb")) + f" {row.get('seconds')}s {_reason(row)[:120]}", flush=True)
     elapsed = time.perf_counter() - start
     if args.merge:
         saved = json.loads((ROOT / "benchmarks" / "coverage.json").read_text())
         fresh = {r["model_type"]: r for r in rows}
         rows = [fresh.pop(r["model_type"], r) for r in saved] + list(fresh.values())
         elapsed = sum(r.get("seconds", 0) for r in rows) / max(args.jobs, 1)
+    if not args.no_doc:  # the rows first: a rendering error must not lose a long run
+        (ROOT / "benchmarks" / "coverage.json").write_text(json.dumps(rows, indent=1))
     text = render(rows, elapsed)
     if args.no_doc:  # a look only: the published rows and table stay as they are
         print(text)
     else:
-        (ROOT / "benchmarks" / "coverage.json").write_text(json.dumps(rows, indent=1))
         DOC.write_text(text)
         print(f"wrote {DOC.relative_to(ROOT)}")
 

@@ -161,3 +161,23 @@ def test_weights_that_do_not_fill_the_hugging_face_class_are_refused():
 def test_to_transformers_is_public_and_lazy():
     assert "to_transformers" in archit_core.__all__
     assert archit_core.to_transformers is to_transformers
+
+
+@pytest.mark.parametrize("activation", ["gelu", "relu"])
+def test_a_generic_layout_with_an_unused_pooler_exports_what_it_imported(activation, tmp_path):
+    from archit_core.generic.backbone import generic_backbone
+
+    config = generic_backbone("big_bird").make_config(tiny=True)
+    config.hidden_act, config.num_labels = activation, 3
+    torch.manual_seed(0)
+    hf = transformers.BigBirdForSequenceClassification(config).eval()  # keeps a pooler its classifier does not read
+    hf.save_pretrained(tmp_path)
+    model = archit_core.build("big_bird@archit-core", "sequence-classification", checkpoint=tmp_path, strict=True).eval()
+    assert "backbone.pooler.weight" in model.loading_report.ignored
+    exported = to_transformers(model).eval()
+    assert type(exported).__name__ == "BigBirdForSequenceClassification" and exported.config.hidden_act == activation
+    with torch.no_grad():
+        torch.testing.assert_close(exported(**inputs()).logits, hf(**inputs()).logits)
+    ours = {k: v for k, v in exported.state_dict().items() if "pooler" not in k}
+    for key, value in ours.items():
+        torch.testing.assert_close(value, hf.state_dict()[key], rtol=0, atol=0, msg=key)

@@ -312,13 +312,13 @@ def test_a_saved_generic_model_keeps_the_generic_provider_where_a_plugin_holds_t
 
 
 def test_a_generic_model_saves_and_loads_with_archit_and_auto_model(tmp_path) -> None:
-    from transformers import AutoModel
+    from transformers import AutoModelForSequenceClassification
 
     model = archit_core.build("albert", "sequence-classification", tiny=True, head_config={"num_labels": 3}).eval()
     assert model.config.plugins["backbone"]["distribution"] == "archit-core"
     model.save_pretrained(tmp_path)
     batch = probe_batch(model.config.backbone_config, model.head)
-    again, auto = archit_core.load(tmp_path).eval(), AutoModel.from_pretrained(tmp_path).eval()
+    again, auto = archit_core.load(tmp_path).eval(), AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
     with torch.no_grad():
         expected = model(**batch)
         for loaded in (again, auto):

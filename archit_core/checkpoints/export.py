@@ -1,7 +1,9 @@
 """Exporting an archit model to the Hugging Face task class its head is equivalent to.
 
 ``to_transformers(model)`` returns, for instance, a ``RobertaForSequenceClassification`` holding the archit
-model's weights (copied, so the two models are independent afterwards). It refuses, saying why, when the head has
+model's weights (copied, so the two models are independent afterwards); parts of the Hugging Face class that its
+outputs do not read and the archit model lacks (the layout's ``unused_keys``: BigBird's pooler) keep Hugging Face's
+initialisation. It refuses, saying why, when the head has
 no Hugging Face equivalent on the model's backbone, when the head config asks for something the Hugging Face class
 does not compute (``pooling="mean"``), or when the weights do not fill the Hugging Face class exactly.
 """
@@ -79,11 +81,11 @@ def _export_dropout(dropout: float | None, eq: HFLayout, config: Any, hf_class: 
 
 def hf_state_dict(model: Any, hf_model: Any) -> dict[str, Any]:
     """``model``'s weights under ``hf_model``'s key names (the inverse of :func:`archit_core.checkpoints.interop.hf_key_map`),
-    checked to fill ``hf_model`` exactly."""
+    checked to fill ``hf_model`` exactly but for the layout's ``unused_keys`` (parts its outputs do not read)."""
     to_hf = hf_key_map(model).inverse().with_default("backbone.", f"{hf_model.base_model_prefix}.")
     renamed, unmatched = to_hf.apply(model.state_dict())
     state = {k: value for k, (_, value) in renamed.items()}
-    expected = set(hf_model.state_dict())
+    expected = set(hf_model.state_dict()) - _unused(model)
     leftover = sorted(unmatched + [ours for k, (ours, _) in renamed.items() if k not in expected])
     missing = sorted(expected - set(state) - _tied_copies(hf_model, state))
     if leftover or missing:
@@ -128,11 +130,17 @@ def to_transformers(model: Any) -> Any:
     state = hf_state_dict(model, hf_model)
     with torch.no_grad():
         result = hf_model.load_state_dict(state, strict=False)
-    left = set(result.missing_keys) - _tied_copies(hf_model, state)
+    left = set(result.missing_keys) - _tied_copies(hf_model, state) - _unused(model)
     if left or result.unexpected_keys:  # hf_state_dict checked the keys; this guards the tied copies
         raise ArchitError(f"export left {sorted(left)} unfilled and {list(result.unexpected_keys)} unused")
     hf_model.train(model.training)
     return hf_model
+
+
+def _unused(model: Any) -> set[str]:
+    """Keys of the Hugging Face class that ``model``'s head layout says its outputs do not read (kept at Hugging
+    Face's initialisation on export)."""
+    return set(getattr(hf_layout_of(model), "unused_keys", ()))
 
 
 def _tied_copies(hf_model: Any, state: Mapping[str, Any]) -> set[str]:

@@ -64,8 +64,12 @@ def hf_class_name(auto_class: str, model_type: str | None) -> str | None:
 
 
 def head_key_map(layout: HFLayout | None) -> KeyMap:
-    """Prefix renames from a Hugging Face task head's keys (``layout.keys``) to archit's ``head.*``."""
-    return KeyMap.of({hf: f"head.{ours}" for hf, ours in layout.keys.items()} if layout is not None else {})
+    """Prefix renames from a Hugging Face task head's keys (``layout.keys``) to archit's ``head.*``, and from the
+    task class's own base-model prefix (``layout.base_prefix``, where it has one) to ``backbone.``."""
+    if layout is None:
+        return KeyMap()
+    base = {f"{layout.base_prefix}.": "backbone."} if getattr(layout, "base_prefix", None) else {}
+    return KeyMap.of({**base, **{hf: f"head.{ours}" for hf, ours in layout.keys.items()}})
 
 
 def backbone_key_map(backbone: Any) -> KeyMap:

@@ -16,6 +16,11 @@ _EXPORTS = {
     'infer_roles': '.family',
     'is_decoder': '.family',
     'infer_head_layout': '.layouts',
+    'POOLED_HEAD_CONFIGS': '.pooled',
+    'pooled_layouts': '.pooled',
+    'ATTENTION_NAMES': '.roles',
+    'ProbedRoles': '.roles',
+    'probe_roles': '.roles',
     'backbones_report': '.listing',
     'print_backbones': '..cli.backbones',
 }

@@ -37,6 +37,7 @@ from ..parts.head import HFLayout
 from ..parts.tiny import accepted_tiny, derive_tiny
 from ..registry.hookspecs import hookimpl
 from .family import encoder_class, has_pooler_switch, infer_roles, is_decoder, meta_instance
+from .roles import ProbedRoles, probe_roles
 
 DESCRIPTION = "any model_type transformers' AutoModel builds (`archit backbones --all` lists them)"
 
@@ -180,9 +181,10 @@ def generic_backbone(model_type: str) -> GenericBackbone:
         encoder_of = auto_class.__name__
     try:
         module = meta_instance(module_class, tiny_config)
-        roles = infer_roles(module, first_field(tiny_config, LAYERS))
+        tree_roles = infer_roles(module, first_field(tiny_config, LAYERS))
     except Exception:  # roles are a convenience for rewrites; a family whose tree cannot be built on meta has none
-        module, roles = None, {}
+        module, tree_roles = None, {}
+    roles = ProbedRoles(functools.partial(_probed_roles, model_type), tree_roles)
     # a pooler the model always builds (no add_pooling_layer switch) is a capability too
     always_pooled = getattr(module, "pooler", None) is not None and not has_pooler_switch(module_class)
     what = f"the encoder ({module_class.__name__}) of {auto_class.__name__}" if encoder_of else auto_class.__name__
@@ -200,3 +202,17 @@ def generic_backbone(model_type: str) -> GenericBackbone:
         always_pooled=always_pooled,
         extra_inputs={k: v for k, v in EXTRA_INPUTS.items() if k in inspect.signature(module_class.forward).parameters},
     )
+
+
+def _probed_roles(model_type: str) -> dict[str, str]:
+    """The module roles of ``model_type``'s generic backbone, probed on its tiny model (:mod:`.roles`)."""
+    import torch
+
+    from ..parts.dummy import probe_batch
+
+    backbone = generic_backbone(model_type)
+    config = backbone.make_config(tiny=True)
+    torch.manual_seed(0)
+    module = backbone.build(config).eval()
+    batch = probe_batch(config, None, backbone.extra_inputs, labels=False)
+    return probe_roles(module, config, lambda m: backbone.encode(m, batch))

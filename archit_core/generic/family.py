@@ -50,7 +50,7 @@ def infer_roles(module: Any, layers: int | None) -> dict[str, str]:
     from torch import nn
 
     roles: dict[str, str] = {}
-    embeddings = module.get_input_embeddings() if hasattr(module, "get_input_embeddings") else None
+    embeddings = input_embeddings(module)
     path = next((name for name, child in module.named_modules() if child is embeddings and name), None)
     if path:
         roles["word_embeddings"] = path
@@ -58,6 +58,14 @@ def infer_roles(module: Any, layers: int | None) -> dict[str, str]:
     if len(lists) == 1:
         roles["layers"] = f"{lists[0]}.*"
     return roles
+
+
+def input_embeddings(module: Any) -> Any:
+    """``module.get_input_embeddings()``, or None where the family does not say (CANINE raises)."""
+    try:
+        return module.get_input_embeddings()
+    except (AttributeError, NotImplementedError):
+        return None
 
 
 def has_pooler_switch(module_class: type) -> bool:

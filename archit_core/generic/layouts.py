@@ -128,7 +128,7 @@ def _same_outputs(got: Mapping[str, Any], expected: Any) -> bool:
 def _infer(backbone: GenericBackbone, head_spec: Any) -> tuple[HFLayout | None, str]:
     import torch
 
-    from ..checkpoints.interop import hf_class_name, resolve_hf_values
+    from ..checkpoints.interop import hf_class_name
 
     candidates = _candidates(head_spec)
     if not candidates:
@@ -152,11 +152,55 @@ def _infer(backbone: GenericBackbone, head_spec: Any) -> tuple[HFLayout | None, 
         found = type(base).__name__ if base is not None else "no base model"
         return None, f"{class_name}'s head reads {found}, not {model_class.__name__} (the generic backbone)"
     theirs, aliases = _leaf_params(hf, prefix)
+    matches, reasons = _matches(backbone, head_spec, candidates, hf, config)
+    if not matches:
+        shown = ", ".join(f"{name}{[s for _, s in p]}" for name, p in theirs) or "no parameters"
+        why = "no candidate layout gives its outputs" if "outputs" in reasons else "its parameters match no candidate layout"
+        return None, f"{class_name}'s head ({shown}): {why}"
+    matches = _discriminate(backbone, head_spec, hf_class, config, matches, candidates)
+    if len({id(c.config) for c, _ in matches}) > 1:
+        shown = " and ".join(_show(c) for c, _ in matches[:2])
+        return None, (f"{class_name}'s head: the probes cannot tell the candidate layouts {shown} apart (they give the "
+                      "same outputs whatever the config); a backbone plugin must declare the layout")
+    candidate, pairs = matches[0]
+    unused = _unused_keys(backbone, head_spec, candidate, config, hf)
+    own = prefix if prefix and prefix != backbone.checkpoint_prefix else None  # LlamaForQuestionAnswering: transformer
+    return attrs.evolve(candidate, keys=_key_map(pairs, aliases), unused_keys=unused, base_prefix=own), ""
+
+
+def _unused_keys(backbone: GenericBackbone, head_spec: Any, candidate: HFLayout, config: Any, hf: Any) -> tuple[str, ...]:
+    """The base-model keys of ``hf`` that the archit backbone, built for the candidate's head, lacks: parts the task
+    class keeps and its outputs do not read (the probe matched without them)."""
+    from ..checkpoints.interop import resolve_hf_values
+    from .family import meta_instance
+
+    required, shared = resolve_hf_values(candidate, config)
+    needs = head_spec.make_config({**required, **shared}).needs()
+    prefix = type(hf).base_model_prefix
+    ours = meta_instance(lambda c: backbone.build(c, frozenset(needs)), config).state_dict()
+    return tuple(sorted(k for k in hf.state_dict() if k.startswith(f"{prefix}.") and k[len(prefix) + 1:] not in ours))
+
+
+def _show(candidate: HFLayout) -> str:
+    return "{" + ", ".join(f"{k}: {getattr(v, '__name__', None) or repr(v)}" for k, v in candidate.config.items()) + "}"
+
+
+def _matches(backbone: GenericBackbone, head_spec: Any, candidates: list[HFLayout], hf: Any, config: Any,
+             pairings: Mapping[int, Any] | None = None) -> tuple[list[tuple[HFLayout, Any]], list[str]]:
+    """The candidates whose head, with ``hf``'s head weights under some pairing (the given one per candidate, when
+    ``pairings`` says), gives ``hf``'s outputs on the probe batch: ``[(candidate, pairing)]``, and why others fail."""
+    import torch
+
+    from ..checkpoints.interop import resolve_hf_values
+
+    prefix = type(hf).base_model_prefix
+    base = getattr(hf, prefix)
+    theirs, _ = _leaf_params(hf, prefix)
     state = hf.state_dict()
     facts = backbone.facts(config)
     module_class = head_spec.module_class()
     expected: dict[tuple[int, ...], Any] = {}  # Hugging Face's outputs per probe shape
-    reasons = []
+    found, reasons = [], []
     for candidate in candidates:
         required, shared = resolve_hf_values(candidate, config) if _resolvable(candidate, config) else (None, None)
         if required is None:
@@ -175,18 +219,70 @@ def _infer(backbone: GenericBackbone, head_spec: Any) -> tuple[HFLayout | None, 
             continue
         ours, _ = _leaf_params(head)
         tried = False
-        for pairs in _pairings(ours, theirs):
+        options = [pairings[id(candidate)]] if pairings is not None else _pairings(ours, theirs)
+        for pairs in options:
             tried = True
             head.load_state_dict({f"{o}.{n}" if o else n: state[f"{t}.{tn}" if t else tn]
                                   for (o, op), (t, tp) in pairs for (n, _), (tn, _) in zip(op, tp)})
             with torch.no_grad():
                 got = _named_outputs(head(features, **head_inputs))
             if _same_outputs(got, expected[shape]):
-                return attrs.evolve(candidate, keys=_key_map(pairs, aliases)), ""
-        reasons.append("outputs" if tried else "shapes")
-    shown = ", ".join(f"{name}{[s for _, s in p]}" for name, p in theirs) or "no parameters"
-    why = "no candidate layout gives its outputs" if "outputs" in reasons else "its parameters match no candidate layout"
-    return None, f"{class_name}'s head ({shown}): {why}"
+                found.append((candidate, pairs))
+                break
+        else:
+            reasons.append("outputs" if tried else "shapes")
+    return found, reasons
+
+
+class _Reads:
+    """A config seen through a recorder of the attribute names read (what a layout's callable value depends on)."""
+
+    def __init__(self, config: Any) -> None:
+        self._config, self.names = config, []
+
+    def __getattr__(self, name: str) -> Any:
+        self.names.append(name)
+        return getattr(self._config, name)
+
+
+def _variations(matches: list[tuple[HFLayout, Any]], candidates: list[HFLayout], config: Any) -> list[tuple[str, Any]]:
+    """``(config field, value)`` changes that may tell the matching candidates apart: each field a matching
+    candidate's callable value reads, set in turn to the constants the candidates give that head option."""
+    found: list[tuple[str, Any]] = []
+    for candidate, _ in matches:
+        for option, value in candidate.config.items():
+            if not callable(value):
+                continue
+            reads = _Reads(config)
+            current = value(reads)
+            others = [c.config[option] for c in candidates if option in c.config and not callable(c.config[option])]
+            for field in dict.fromkeys(reads.names):
+                found += [(field, v) for v in dict.fromkeys(others) if v != current and (field, v) not in found]
+    return found
+
+
+def _discriminate(backbone: GenericBackbone, head_spec: Any, hf_class: type, config: Any,
+                  matches: list[tuple[HFLayout, Any]], candidates: list[HFLayout]) -> list[tuple[HFLayout, Any]]:
+    """The matching candidates that still match Hugging Face's outputs when the config fields their values read
+    change (:func:`_variations`); a change under which none matches, or that the family refuses, tells nothing."""
+    import copy
+
+    import torch
+
+    for field, value in _variations(matches, candidates, config):
+        if len({id(c.config) for c, _ in matches}) <= 1:
+            break
+        varied = copy.deepcopy(config)
+        try:
+            setattr(varied, field, value)
+            torch.manual_seed(0)
+            hf = hf_class(varied).eval()
+            kept, _ = _matches(backbone, head_spec, [c for c, _ in matches], hf, varied,
+                               pairings={id(c): p for c, p in matches})
+        except Exception:  # the family refuses the value: this change tells nothing
+            continue
+        matches = [(c, p) for c, p in matches if any(k is c for k, _ in kept)] or matches
+    return matches
 
 
 def _resolvable(candidate: HFLayout, config: Any) -> bool:

@@ -23,7 +23,7 @@ class AdapterLayer(nn.Module):
     """
 
     kind: ClassVar[str] = "adapter"
-    base_class: ClassVar[type[nn.Module]] = nn.Linear
+    base_class: ClassVar[type[nn.Module] | tuple[type[nn.Module], ...]] = nn.Linear
     adapter_modules: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, base_layer: nn.Module) -> None:
@@ -41,8 +41,11 @@ class AdapterLayer(nn.Module):
         if isinstance(module, cls):
             return module
         if not isinstance(module, cls.base_class):
-            base = f"nn.{cls.base_class.__name__}" if cls.base_class.__module__.startswith("torch.nn") else cls.base_class.__qualname__
-            raise TypeError(f"{cls.kind} applies to {base} layers, not {type(module).__name__}; choose targets that are {base} layers")
+            classes = cls.base_class if isinstance(cls.base_class, tuple) else (cls.base_class,)
+            names = [f"nn.{c.__name__}" if c.__module__.startswith("torch.nn") else c.__qualname__ for c in classes]
+            also = f" (also to {' and '.join(names[1:])})" if names[1:] else ""
+            raise TypeError(f"{cls.kind} applies to {names[0]} layers, not {type(module).__name__}{also}; choose targets "
+                            f"that are {' or '.join(names)} layers")
         return cls(module)
 
     @classmethod

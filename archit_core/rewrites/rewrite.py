@@ -8,6 +8,7 @@ explicit module paths; names are never guessed from patterns.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -16,11 +17,13 @@ from typing import Any
 import attrs
 
 from .._imports import resolve
-from ..errors import ArchitError, CheckpointError, ConfigError
+from ..errors import ArchitError, CheckpointError, ConfigError, bounded_repr
 from ..parts.configs import config_from_dict, config_to_dict
 
 #: The attribute of a rewritten model that records its rewrites, oldest first.
 HISTORY = "archit_rewrites"
+#: The attribute of a rewritten model that records the model its first rewrite was applied to (:func:`base_of`).
+BASE = "archit_rewrites_base"
 REWRITES_FILE = "archit_rewrites.json"
 WEIGHTS_FILE = "archit_rewrites.safetensors"
 
@@ -42,8 +45,21 @@ class RewriteSpec:
     description: str = ""
 
     def make_config(self, data: Mapping[str, Any] | Any = None, *, where: str = "rewrite options") -> Any:
-        """A validated rewrite config from a dict, a config instance or None (defaults)."""
-        return config_from_dict(self.config_class, data, where=where)
+        """A validated rewrite config from a dict, a config instance or None (defaults); a number that is not finite
+        (``alpha=nan``) is a :class:`ConfigError`, whatever the rewrite's own validators say."""
+        config = config_from_dict(self.config_class, data, where=where)
+        for field in attrs.fields(type(config)) if attrs.has(type(config)) else ():
+            value = getattr(config, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{where}: {field.name!r} must be a finite number, got {value}; give a finite value")
+        return config
+
+
+#: Roles a fused projection stands in for when a rewrite's default targets name them and the backbone has only the
+#: fused one (GPT-2's ``attention.qkv`` for LoRA's default ``attention.query`` and ``attention.value``; latent
+#: attention's key-value up-projection ``attention.kv`` for key and value), first found first.
+ROLE_FALLBACKS = {"attention.query": ("attention.qkv",), "attention.key": ("attention.kv", "attention.qkv"),
+                  "attention.value": ("attention.kv", "attention.qkv")}
 
 
 _TARGET = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)(?:\[(?P<index>-?\d*)(?::(?P<stop>-?\d*))?\])?$")
@@ -74,7 +90,11 @@ def rewrite(
     reg = host.rewrite(name)
     spec: RewriteSpec = reg.obj
     config = spec.make_config(options, where=f"rewrite {reg.name!r}")
-    wanted = (targets,) if isinstance(targets, str) else tuple(targets if targets is not None else spec.default_targets)
+    for argument, value in (("targets", targets), ("trainable", trainable)):
+        if value is not None and not isinstance(value, str) and (
+                not isinstance(value, Iterable) or not all(isinstance(t, str) and t for t in value)):
+            raise ConfigError(f"{argument}: a module role or path, or a list of them, got {bounded_repr(value)}")
+    wanted = (targets,) if isinstance(targets, str) else tuple(targets) if targets is not None else default_targets(model, spec, host)
     if not wanted:
         raise ConfigError(f"rewrite {reg.name!r} has no default targets; pass targets=[role or module path, ...]")
     paths = target_paths(model, wanted, host)
@@ -114,9 +134,30 @@ def rewrite(
     }
     history = [*getattr(model, HISTORY, []), record]
     object.__setattr__(new, HISTORY, history)
+    object.__setattr__(new, BASE, getattr(model, BASE, None) or base_of(model))
     if getattr(new, "config", None) is not None:  # saved with the model, so loading it can say what happened
         new.config.archit_rewrites = [{k: v for k, v in r.items() if k != "parameters"} for r in history]
     return new
+
+
+def default_targets(model: Any, spec: RewriteSpec, host: Any) -> tuple[str, ...]:
+    """``spec``'s default targets for ``model``: each role, or where the backbone lacks it and has a fused role of
+    :data:`ROLE_FALLBACKS`, that one (once)."""
+    source = _role_source(model, host)
+    roles = source[0].roles if source is not None else {}
+    found = [r if r in roles else next((f for f in ROLE_FALLBACKS.get(r, ()) if f in roles), r) for r in spec.default_targets]
+    return tuple(dict.fromkeys(found))
+
+
+def base_of(model: Any) -> dict[str, Any]:
+    """What a rewrite's saved weights are made for: the model's class and ``model_type`` and, for an archit model,
+    its backbone and head names and the backbone's ``model_type`` (None where a model has none)."""
+    config = getattr(model, "config", None)
+    base = {"class": type(model).__name__, "model_type": getattr(config, "model_type", None)}
+    if getattr(model, "backbone_spec", None) is not None:
+        base.update(backbone=getattr(config, "backbone", None), head=getattr(config, "head", None),
+                    backbone_model_type=getattr(getattr(config, "backbone_config", None), "model_type", None))
+    return base
 
 
 def _drop_stale_ties(model: Any) -> None:
@@ -256,7 +297,8 @@ def save_rewrites(model: Any, path: str | Path) -> Path:
     params = dict(model.named_parameters(remove_duplicate=False))
     names = [n for record in history for n in record["parameters"]]
     save_file({n: params[n].detach().contiguous() for n in names}, str(folder / WEIGHTS_FILE))
-    (folder / REWRITES_FILE).write_text(json.dumps(history, indent=2) + "\n")
+    base = getattr(model, BASE, None) or base_of(model)
+    (folder / REWRITES_FILE).write_text(json.dumps({"base": base, "rewrites": history}, indent=2) + "\n")
     return folder
 
 
@@ -268,10 +310,19 @@ def load_rewrites(model: Any, path: str | Path, *, host: Any = None) -> Any:
     if not (folder / REWRITES_FILE).exists() or not (folder / WEIGHTS_FILE).exists():
         raise CheckpointError(f"{str(path)!r} holds no saved rewrites ({REWRITES_FILE} and {WEIGHTS_FILE}); save them with save_rewrites")
     try:
-        history = json.loads((folder / REWRITES_FILE).read_text())
+        saved = json.loads((folder / REWRITES_FILE).read_text())
         state = load_file(str(folder / WEIGHTS_FILE))
+        history = saved["rewrites"] if isinstance(saved, dict) else saved  # archit-core 0.1 saved the list alone
+        if not isinstance(history, list):
+            raise TypeError(f"the rewrites are a {type(history).__name__}, not a list")
     except Exception as exc:
         raise CheckpointError(f"{str(path)!r}: the saved rewrites are not readable (corrupt?): {exc}") from exc
+    recorded, actual = (saved.get("base") or {}) if isinstance(saved, dict) else {}, base_of(model)
+    wrong = {k: (v, actual.get(k)) for k, v in recorded.items() if v is not None and actual.get(k) != v}
+    if wrong:
+        said = ", ".join(f"{k} {v!r} (this model: {a!r})" for k, (v, a) in wrong.items())
+        raise CheckpointError(f"{str(path)!r} holds rewrites made for another model: {said}; load them onto a model of "
+                              "the base they were made for")
     for record in history:
         name = f"{record['rewrite']}@{record['distribution']}" if record.get("distribution") else record["rewrite"]
         model = rewrite(model, name, targets=record["paths"], trainable=record.get("trainable"), host=host, **record["options"])

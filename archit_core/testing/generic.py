@@ -51,21 +51,39 @@ def train_step(name: str, head: str) -> None:
     import archit_core
 
     model = archit_core.build(name, head, tiny=True)
-    batch = probe_batch(model.config.backbone_config, model.head, getattr(model.backbone_spec, "extra_inputs", None))
+    batch = _batch(model)
     model.train()
     out = model(**batch)
     if out.loss is None or not torch.isfinite(out.loss):
         raise AssertionError(f"{name} + {head}: loss {out.loss}")
     out.loss.backward()
-    if not any(p.grad is not None for p in model.head.parameters()):
+    if any(True for _ in model.head.parameters()) and not any(p.grad is not None for p in model.head.parameters()):
         raise AssertionError(f"{name} + {head}: no gradient reached the head")
+
+
+def _batch(model: Any, labels: bool = True) -> dict[str, Any]:
+    """The probe batch of ``model`` (padded, with labels), or for a head with inputs of its own (word ids) its
+    :func:`~archit_core.parts.dummy.dummy_batch`; zeros for the backbone's extra inputs either way."""
+    import torch
+
+    from archit_core.parts.dummy import call_dummy, dummy_batch
+
+    extra = getattr(model.backbone_spec, "extra_inputs", None) or {}
+    make_labels = getattr(type(model.head), "dummy_labels", None)
+    if make_labels is None or call_dummy(make_labels, model.head.config, 2, 8, backbone=model.head.backbone_facts) is None:
+        labels = False  # a head that trains without labels (an embedding head's in-batch negatives)
+    if not model.head_spec.inputs:
+        return probe_batch(model.config.backbone_config, model.head, extra, labels=labels)
+    batch = dummy_batch(model, 2, 7, labels=labels, generator=torch.Generator().manual_seed(1))
+    return {**batch, **{k: torch.zeros(*batch["input_ids"].shape, *size, dtype=torch.long) for k, size in extra.items()}}
 
 
 def parity(name: str, head: str) -> tuple[str, str]:
     """``("parity", "")`` when the family's Hugging Face task model, saved and imported with
     ``build(checkpoint=)``, gives the same outputs (every output it names: ``logits``, or ``start_logits`` and
-    ``end_logits``) and, where it takes ``labels``, the same loss; else ``(status, reason)`` with status
-    ``no-class`` (transformers has none), ``no-layout`` (its head has no equivalent layout) or ``mismatch``."""
+    ``end_logits``) and, where it takes ``labels``, the same loss, and :func:`archit_core.to_transformers` gives the
+    class back with the same outputs; else ``(status, reason)`` with status ``no-equivalent`` (the head declares no
+    Hugging Face layout), ``no-class`` (transformers has none), ``no-layout`` (its head has no equivalent layout) or ``mismatch``."""
     import inspect
 
     import torch
@@ -76,6 +94,8 @@ def parity(name: str, head: str) -> tuple[str, str]:
 
     host = archit_core.get_host()
     backbone, spec = host.backbone(name).obj, host.head(head).obj
+    if spec.hf_layout is None:
+        return "no-equivalent", f"head {head!r} has no Hugging Face equivalent (it trains)"
     class_name = hf_class_name(spec.hf_layout.auto_class, backbone.hf_model_type)
     if class_name is None:
         return "no-class", f"transformers has no {spec.hf_layout.auto_class} class for {backbone.hf_model_type!r}"
@@ -107,24 +127,108 @@ def parity(name: str, head: str) -> tuple[str, str]:
             torch.testing.assert_close(got[field], expected[field], msg=lambda m, f=field: f"{f}: {m}")
     except (AssertionError, KeyError) as exc:
         return "mismatch", str(exc).splitlines()[0]
+    try:  # what it imports, it exports: the Hugging Face class again, same outputs
+        with torch.no_grad():
+            back = archit_core.to_transformers(model).eval()(**batch)
+        for field in fields:
+            torch.testing.assert_close(back[field], expected[field])
+    except (AssertionError, archit_core.ArchitError) as exc:
+        return "mismatch", f"export: {str(exc).splitlines()[0]}"
     return "parity", ""
 
 
-def check_model_type(model_type: str, heads: Mapping[str, str]) -> dict[str, Any]:
-    """One row of the coverage table for ``heads`` (column key -> head name): ``built`` (every head trained one
-    step), and per column a :func:`parity` status with its reason (``error`` with the exception when building failed)."""
+def role_summary(name: str) -> str:
+    """The projection roles of backbone ``name``, short: ``q k v o ff.gate ff.in ff.out`` (``qkv`` when fused)."""
+    import archit_core
+    from archit_core.generic.roles import iter_roles
+
+    roles = archit_core.get_host().backbone(name).obj.roles
+    short = {"query": "q", "key": "k", "value": "v", "output": "o"}
+    return " ".join(short.get(r.split(".")[1]) or f"ff.{r.split('.')[1]}" if r.startswith("feed") else
+                    short.get(r.split(".")[1], r.split(".")[1]) for r in iter_roles(roles))
+
+
+def lora_check(name: str, head: str = "sequence-classification") -> tuple[str, str]:
+    """LoRA with its default targets on backbone ``name`` (tiny, with ``head``): ``("parity", "")`` when it trains one
+    step and, where peft has default targets for the family, wraps the modules peft wraps and, with the same adapter
+    weights, gives the same backbone outputs as peft; ``("works", "")`` where peft has no defaults; else
+    ``("no", reason)`` or ``("mismatch", reason)``. peft is imported here."""
+    import copy
+
+    import peft
+    import torch
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as PEFT_TARGETS
+
+    import archit_core
+
+    torch.manual_seed(0)
+    model = archit_core.build(name, head, tiny=True).eval()
+    try:
+        lora = archit_core.rewrite(model, "lora")
+    except archit_core.ArchitError as exc:
+        return "no", str(exc).splitlines()[0][:200]
+    batch = _batch(lora)
+    lora.train()
+    out = lora(**batch)
+    out.loss.backward()
+    if not all(p.grad is not None for n, p in lora.named_parameters() if "lora_A" in n):
+        return "mismatch", "a LoRA weight got no gradient"
+    lora.eval()
+    targets = PEFT_TARGETS.get(model.backbone_spec.hf_model_type) if hasattr(model.backbone_spec, "hf_model_type") else None
+    if not isinstance(targets, list):
+        return "works", ""
+    theirs = peft.inject_adapter_in_model(peft.LoraConfig(r=8, lora_alpha=8, target_modules=targets), copy.deepcopy(model.backbone))
+    wrapped = sorted(n for n, m in theirs.named_modules() if isinstance(m, peft.tuners.lora.LoraLayer))
+    ours = sorted(p.removeprefix("backbone.") for p in archit_core.rewrites_of(lora)[0]["paths"])
+    if wrapped != ours:
+        return "mismatch", f"peft wraps {wrapped[:2]}..., archit {ours[:2]}..."
+    g = torch.Generator().manual_seed(3)
+    state = {k: torch.randn(v.shape, generator=g) * 0.1 for k, v in theirs.state_dict().items() if "lora_" in k}
+    theirs.load_state_dict(state, strict=False)
+    lora.load_state_dict({f"backbone.{k}": v for k, v in state.items()}, strict=False)
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    spec = model.backbone_spec
+    with torch.no_grad():
+        got, expected = spec.encode(lora.backbone, inputs).token_states, spec.encode(theirs.eval(), inputs).token_states
+    try:
+        torch.testing.assert_close(got, expected)
+    except AssertionError as exc:
+        return "mismatch", str(exc).splitlines()[0]
+    return "parity", ""
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+
+
+def check_model_type(model_type: str, heads: Mapping[str, str], required: tuple[str, ...] | None = None,
+                     lora: bool = False) -> dict[str, Any]:
+    """One row of the coverage table for ``heads`` (column key -> head name): ``built`` (every head of ``required``,
+    default all, trained one step), and per column a :func:`parity` status with its reason (``error`` with the
+    exception when the head could not be trained: ``not built`` for a required one); with ``lora``, the
+    backbone's projection ``roles`` (:func:`role_summary`) and a :func:`lora_check` status."""
     row: dict[str, Any] = {"model_type": model_type, "kind": family_kind(model_type), "built": True, "error": ""}
     name = generic_name(model_type)
+    required = tuple(heads) if required is None else required
     for key, head in heads.items():
+        if key not in required and not row["built"]:
+            continue  # an optional head on a family that does not build: nothing to say
         try:
             train_step(name, head)
         except Exception as exc:
-            row["built"] = False
-            row["error"] = row["error"] or f"{head}: {type(exc).__name__}: {exc}".splitlines()[0][:300]
-            row[key], row[f"{key}_reason"] = "error", "not built"
+            if key in required:
+                row["built"] = False
+                row["error"] = row["error"] or f"{head}: {_error(exc)}"
+            row[key], row[f"{key}_reason"] = "error", "not built" if key in required else f"training: {_error(exc)}"
             continue
         try:
             row[key], row[f"{key}_reason"] = parity(name, head)
         except Exception as exc:
-            row[key], row[f"{key}_reason"] = "error", f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            row[key], row[f"{key}_reason"] = "error", _error(exc)
+    if lora:
+        try:
+            row["roles"] = role_summary(name)
+            row["lora"], row["lora_reason"] = lora_check(name) if row["built"] else ("error", "not built")
+        except Exception as exc:
+            row["lora"], row["lora_reason"] = "error", _error(exc)
     return row

@@ -4,11 +4,10 @@ backbone's pooler, or "late"), dropout and a linear classifier; the loss follows
 
 from __future__ import annotations
 
-from operator import attrgetter
-
 import attrs
 
-from archit_core import PROBLEM_TYPES, HeadSpec, HFLayout, SequencePoolingConfig, flag, hookimpl, one_of, positive
+from archit_core import PROBLEM_TYPES, HeadSpec, SequencePoolingConfig, flag, hookimpl, one_of, pooled_layouts
+from archit_core.parts import label_count
 
 
 @attrs.frozen(kw_only=True)
@@ -17,36 +16,17 @@ class SequenceClassificationConfig(SequencePoolingConfig):
     does; pooling, the dense pooler and dropout as ``SequencePoolingConfig`` says, with ``pooler_norm`` a layer norm after
     the dense pooler and ``pooler_bias`` its biases; ``classifier_bias``: False for decoders' ``score`` layers."""
 
-    num_labels: int = attrs.field(default=2, validator=positive)
+    num_labels: int = attrs.field(default=2, validator=label_count)
     problem_type: str | None = attrs.field(default=None, validator=one_of(None, *PROBLEM_TYPES))
     classifier_bias: bool = attrs.field(default=True, validator=flag)
     pooler_bias: bool = attrs.field(default=True, validator=flag)
     pooler_norm: bool = attrs.field(default=False, validator=flag)
 
 
-def _hf_pooling(config: object) -> str:
-    """A Hugging Face config's ``classifier_pooling`` as this head's ``pooling``."""
-    return {"cls": "first", "bos": "first"}.get(config.classifier_pooling, config.classifier_pooling)
-
-
-#: The classification heads Hugging Face families use, as configs of this head (the first, a linear ``classifier``
-#: on the pooled vector, is the layout of dedicated backbones); a generic backbone picks the one its family's
-#: ``*ForSequenceClassification`` matches (same parameter shapes, same logits).
-HF_LAYOUTS = HFLayout.variants(
-    "AutoModelForSequenceClassification",
-    {},
-    {"pooling": "pooler"},  # BERT-like: the base model's pooler, then a linear classifier
-    {"pooling": "last", "classifier_bias": False},  # decoders: a bias-free `score` on the last non-padding token
-    {"pooling": "last"},
-    {"pooling": "first", "pooler_dense": True, "pooler_activation": attrgetter("pooler_hidden_act")},  # DeBERTa-like
-    *({"pooling": "first", "pooler_dense": True, "pooler_activation": a} for a in ("tanh", "gelu", "relu")),  # RoBERTa, ELECTRA, DistilBERT
-    {"pooling": "mean"},
-    {"pooling": _hf_pooling, "pooler_dense": True, "pooler_activation": attrgetter("classifier_activation"),  # ModernBERT
-     "pooler_bias": attrgetter("classifier_bias"), "pooler_norm": True},
-    {"pooling": _hf_pooling, "pooler_dense": True, "pooler_activation": "gelu"},  # EuroBERT: first, mean or late
-    keys={"classifier.": "classifier."},
-    config_fields=("num_labels", "problem_type"),
-)
+#: The classification heads Hugging Face families use (``archit_core.pooled_layouts``); the first, a linear classifier
+#: on the first token, is the layout of dedicated backbones; a generic backbone picks the one its family matches.
+HF_LAYOUTS = pooled_layouts("AutoModelForSequenceClassification", keys={"classifier.": "classifier."},
+                            config_fields=("num_labels", "problem_type"))
 
 
 @hookimpl

@@ -1,4 +1,4 @@
-"""archit rewrite ``lora``: low-rank adapters (LoRA) on linear layers, as peft computes them, without touching the
+"""archit rewrite ``lora``: low-rank adapters (LoRA) on projections, as peft computes them, without touching the
 model they were added to. ``set_adapter``, ``merge`` and ``unmerge`` act on the rewritten model."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def rewrite_module(registry):
             config_class=LoRAConfig,
             default_targets=("attention.query", "attention.value"),
             freeze_rest=True,
-            description="LoRA adapters on linear layers (default: attention query and value); the base stays frozen and shared",
+            description="LoRA adapters on projections (default: attention query and value, or the fused qkv); the base frozen, shared",
         ),
     )
 
