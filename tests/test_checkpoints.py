@@ -8,12 +8,14 @@ import subprocess
 import sys
 import warnings
 
+import attrs
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
 import archit_core
 from archit_core import CheckpointError, ConfigError, MissingPluginError, PluginHost
+from archit_core.testing.toys import ToyPlugin
 
 
 @pytest.fixture
@@ -50,8 +52,8 @@ AUTO_SCRIPT = """
 import sys
 import torch
 {imports}
-from transformers import AutoModel
-model = AutoModel.from_pretrained(sys.argv[1]).eval()
+from transformers import AutoModelForTokenClassification
+model = AutoModelForTokenClassification.from_pretrained(sys.argv[1]).eval()
 inputs = torch.load(sys.argv[2])
 with torch.no_grad():
     logits = model(**inputs).logits
@@ -61,10 +63,10 @@ torch.save({{"class": type(model).__module__ + "." + type(model).__name__, "logi
 
 @pytest.mark.parametrize(
     "imports",
-    ["import archit_core\nimport transformers", "import transformers\nfrom transformers import AutoConfig, AutoModel\nimport archit_core"],
+    ["import archit_core\nimport transformers", "import transformers\nfrom transformers import AutoConfig, AutoModelForTokenClassification\nimport archit_core"],
     ids=["archit-first", "transformers-first"],
 )
-def test_automodel_from_pretrained_loads_an_archit_checkpoint(saved, batch, tmp_path, imports):
+def test_automodel_for_its_task_loads_an_archit_checkpoint(saved, batch, tmp_path, imports):
     model, folder = saved
     torch.save(batch, tmp_path / "inputs.pt")
     script = AUTO_SCRIPT.format(imports=imports)
@@ -74,7 +76,7 @@ def test_automodel_from_pretrained_loads_an_archit_checkpoint(saved, batch, tmp_
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = torch.load(tmp_path / "out.pt")
-    assert result["class"] == "archit_core.model.modeling.ModelWithHead"
+    assert result["class"] == "archit_core.model.modeling.ArchitForTokenClassification"
     torch.testing.assert_close(result["logits"], model(**batch).logits)
 
 
@@ -179,3 +181,99 @@ def test_load_refuses_what_is_not_an_archit_checkpoint(saved, tmp_path):
         archit_core.load(tmp_path / "plain")
     with pytest.raises(CheckpointError, match="does not exist"):
         archit_core.load(tmp_path / "nowhere")
+
+
+# Provenance: the recorded plugins, not whichever provides the name now ------------------------------------------
+
+
+def test_a_disabled_backbone_plugin_is_missing_even_though_the_generic_backbones_have_the_name(saved):
+    _, folder = saved
+    host = PluginHost(disable=["archit-backbone-roberta"])
+    assert host.backbone("roberta").plugin.distribution == "archit-core"  # the generic provider has the name
+    for attempt in (lambda: archit_core.load(folder, host=host),
+                    lambda: archit_core.build("roberta", "token-classification", checkpoint=folder, host=host)):
+        with pytest.raises(MissingPluginError, match=r"the backbone 'roberta' from the distribution archit-backbone-roberta "
+                           r".*pip install archit-backbone-roberta.*now provided by archit-core.*providers=\{'backbone': 'archit-core'\}"):
+            attempt()
+
+
+def test_the_generic_provider_only_when_asked_for(saved, batch):
+    model, folder = saved
+    host = PluginHost(disable=["archit-backbone-roberta"])
+    loaded = archit_core.load(folder, host=host, providers={"backbone": "archit-core"}).eval()
+    assert loaded.config.plugins["backbone"]["distribution"] == "archit-core"  # the model now records what it uses
+    torch.testing.assert_close(loaded(**batch).logits, model(**batch).logits)
+
+
+@pytest.mark.parametrize(("version", "warned"), [("99.0", True), ("0.0.1", False)])
+def test_a_checkpoint_from_a_newer_plugin_version_is_a_warning_naming_both(saved, version, warned):
+    _, folder = saved
+    installed = json.loads((folder / "config.json").read_text())["plugins"]["backbone"]["version"]
+    edit_config(folder, plugins={"backbone": {**json.loads((folder / "config.json").read_text())["plugins"]["backbone"], "version": version}})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        archit_core.load(folder)
+    messages = {str(w.message) for w in caught if issubclass(w.category, archit_core.ArchitPluginWarning)}
+    expected = (f"this model's backbone 'roberta' was saved by archit-backbone-roberta {version}, newer than the installed "
+                f"{installed}")
+    assert any(m.startswith(expected) for m in messages) == warned, messages
+
+
+# Every fresh parameter initialised -------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class CRFConfig(archit_core.HeadConfig):
+    num_labels: int = attrs.field(default=3, validator=archit_core.positive)
+
+
+class CRFHead(archit_core.Head):
+    """A tagger with a plain ``nn.Parameter`` (a CRF's transition matrix) and a constant non-persistent buffer, both
+    set in ``__init__``: no init rule of transformers knows them."""
+
+    def __init__(self, config, backbone):
+        super().__init__(config, backbone)
+        self.classifier = torch.nn.Linear(backbone.hidden_size, config.num_labels)
+        self.transitions = torch.nn.Parameter(torch.full((config.num_labels, config.num_labels), 0.5))
+        self.register_buffer("allowed", torch.ones(config.num_labels), persistent=False)
+
+    def forward(self, features, labels=None, **inputs):
+        return archit_core.HeadOutput(logits=self.classifier(features.token_states) + self.transitions[0] * self.allowed)
+
+
+@pytest.fixture
+def crf_host(real_host):
+    real_host.add(ToyPlugin(heads={"crf": archit_core.HeadSpec(module=CRFHead, config_class=CRFConfig)}), name="crf",
+                  distribution="archit-test-crf", version="0.1")
+    return real_host
+
+
+def test_a_plain_parameter_of_a_fresh_head_gets_its_constructor_value_when_loading(crf_host, tmp_path):
+    tagger = archit_core.build("roberta", "token-classification", tiny=True)
+    tagger.backbone.save_pretrained(tmp_path / "base")
+    for checkpoint in (tmp_path / "base", None):
+        model = archit_core.build("roberta", "crf", checkpoint=checkpoint, **({} if checkpoint else {"tiny": True}))
+        assert torch.equal(model.head.transitions, torch.full((3, 3), 0.5))  # never uninitialised memory
+        assert torch.equal(model.head.allowed, torch.ones(3))
+    model = archit_core.build("roberta", "crf", checkpoint=tmp_path / "base")
+    report = model.loading_report
+    assert report.initialised == {"head.classifier.bias": "transformers' default init",
+                                  "head.classifier.weight": "transformers' default init",
+                                  "head.transitions": "its module's constructor, rebuilt on the CPU"}
+    assert "fresh: head.transitions (its module's constructor, rebuilt on the CPU)" in str(report)
+    with torch.no_grad():
+        model.head.transitions.fill_(2.0)
+    model.save_pretrained(tmp_path / "crf")
+    loaded = archit_core.load(tmp_path / "crf")
+    assert torch.equal(loaded.head.transitions, torch.full((3, 3), 2.0))  # loaded values are never rebuilt over
+    assert torch.equal(loaded.head.allowed, torch.ones(3))
+
+
+def test_fresh_backbone_weights_are_reported_as_the_backbone_models_own_init(saved, tmp_path):
+    model, folder = saved
+    weights = load_file(folder / "model.safetensors")
+    del weights["backbone.embeddings.LayerNorm.weight"]
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.warns(UserWarning, match="1 backbone weight"):
+        again = archit_core.build("roberta", "pooled", head_config={"pooling": "mean"}, checkpoint=folder)
+    assert again.loading_report.initialised["backbone.embeddings.LayerNorm.weight"] == "the backbone model's own initialisation"

@@ -1,4 +1,5 @@
-"""Checkpoint folders: reading them, planning and loading weights, inspection, Hugging Face interop, export and convert."""
+"""Checkpoint folders: reading them, planning and loading weights, safe saves, inspection, Hugging Face interop, export and
+convert."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from .._lazy import lazy_exports
 
 _EXPORTS = {
     'BIN_INDEX': '.folder',
+    'LEFTOVER': '.saving',
+    'MODEL_FILES': '.saving',
+    'WEIGHT_FILES': '.folder',
     'BIN_SINGLE': '.folder',
     'CheckpointFolder': '.folder',
     'CheckpointReport': '.inspection',
@@ -19,6 +23,9 @@ _EXPORTS = {
     'backbone_for': '.inspection',
     'backbone_key_map': '.interop',
     'check_archit_source': '.convert',
+    'check_label_count': '.folder',
+    'check_target': '.saving',
+    'clear_leftovers': '.saving',
     'checkpoint_dir': '.folder',
     'convert': '.convert',
     'convert_hf_state_dict': '.interop',
@@ -33,6 +40,7 @@ _EXPORTS = {
     'hf_key_map': '.interop',
     'hf_layout_of': '.interop',
     'hf_state_dict': '.export',
+    'identity_of': '.saving',
     'import_hf_state_dict': '.interop',
     'inspect_checkpoint': '.inspection',
     'inspect_report': '.inspection',
@@ -42,6 +50,8 @@ _EXPORTS = {
     'read_config': '.folder',
     'read_state_dict': '.folder',
     'resolve_hf_values': '.interop',
+    'save_folder': '.saving',
+    'swap': '.saving',
     'tensor_info': '.inspection',
     'to_transformers': '.export',
     'weight_files': '.folder',

@@ -16,6 +16,7 @@ from ..registry.host import PluginHost, get_host
 from .folder import CheckpointFolder, open_checkpoint
 from .inspection import backbone_for, head_for
 from .load import LoadingReport
+from .saving import identity_of, save_folder
 
 #: Files beside the weights that describe the inputs (tokenizer, processor); :func:`convert` copies them.
 INPUT_FILES = ("tokenizer*", "special_tokens_map.json", "added_tokens.json", "vocab.*", "merges.txt", "*.model",
@@ -72,10 +73,19 @@ def convert(
         raise ArchitError(f"{str(dst)!r} exists and is not an empty folder; choose a new folder for the converted checkpoint")
     given = [f"{name}=" for name, value in (("backbone", backbone), ("head", head), ("head_config", head_config)) if value]
     check_archit_source(folder, given)
+    copied: list[str] = []
+
+    def write(saved: Any) -> None:  # the converted model and the source's input files, swapped in together
+        def into(tmp: Path) -> None:
+            saved.save_pretrained(tmp)
+            copied.extend(_copy_input_files(folder.path, tmp))
+
+        save_folder(out, into, identity=identity_of({**saved.config.to_dict(), "architectures": [type(saved).__name__]}))
+
     if folder.is_archit:
         model = load(folder, host=host)
         hf_model = to_transformers(model)
-        hf_model.save_pretrained(out)
+        write(hf_model)
         report = ConvertReport(str(folder), str(dst), "archit", model.config.backbone, model.config.head, type(hf_model).__name__)
     else:
         config = folder.config
@@ -87,10 +97,10 @@ def convert(
         labels = {int(k): v for k, v in (config.get("id2label") or {}).items()}
         if labels and len(labels) == model.config.num_labels:  # keep the checkpoint's label names
             model.config.id2label, model.config.label2id = labels, {v: k for k, v in labels.items()}
-        model.save_pretrained(out)
+        write(model)
         report = ConvertReport(str(folder), str(dst), "transformers", model.config.backbone, model.config.head,
                                architecture or model_type, loading=model.loading_report)
-    return attrs.evolve(report, copied=tuple(_copy_input_files(folder.path, out)))
+    return attrs.evolve(report, copied=tuple(copied))
 
 
 def _copy_input_files(src: Path, dst: Path) -> list[str]:

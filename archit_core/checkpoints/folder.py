@@ -7,6 +7,7 @@ the one record that planning, loading, inspection and convert are handed.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -50,6 +51,17 @@ def checkpoint_dir(path: str | Path) -> Path:
     """The checkpoint folder, or a clear error when it does not exist."""
     folder = Path(path)
     if not folder.exists():
+        from .saving import LEFTOVER
+
+        parent = folder.absolute().parent
+        aside = sorted(e.name for e in os.scandir(parent) if (m := LEFTOVER.fullmatch(e.name)) and m["kind"] == "old"
+                       and m["name"] == folder.name) if parent.is_dir() else []
+        if aside:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} does not exist: a save to it was interrupted between its two renames (a "
+                f"filesystem without atomic exchange); the previous checkpoint is intact in {str(parent / aside[0])!r}, "
+                "and the next save to this path puts it back first"
+            )
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist; give a folder written by save_pretrained")
     if not folder.is_dir():
         raise CheckpointError(f"checkpoint {str(path)!r} is a file; give the folder that holds config.json and the weights")
@@ -62,9 +74,30 @@ def read_config(path: str | Path) -> dict[str, Any]:
     if not file.exists():
         raise CheckpointError(f"{str(path)!r} has no config.json; it is not a Hugging Face or archit checkpoint folder")
     try:
-        return json.loads(file.read_text())
-    except json.JSONDecodeError as exc:
+        config = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{file} is not valid JSON: {exc}") from exc
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{file} holds a JSON {type(config).__name__}, not an object; it is not a model config")
+    check_label_count(config, where=str(file))
+    return config
+
+
+def check_label_count(config: Mapping[str, Any], *, where: str, error: type[Exception] = CheckpointError) -> None:
+    """Refuse a config (and its ``backbone_config``) whose ``num_labels`` or ``id2label`` exceeds
+    :data:`~archit_core.parts.configs.MAX_LABELS`: transformers writes one label name per class before any check, so
+    ``num_labels=10**12`` would fill the memory."""
+    from ..parts.configs import MAX_LABELS
+
+    for part in (config, config.get("backbone_config")):
+        if not isinstance(part, Mapping):
+            continue
+        n = part.get("num_labels")
+        labels = part.get("id2label")
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= MAX_LABELS):
+            raise error(f"{where}: num_labels must be an int in 1 .. {MAX_LABELS:,}, got {str(n)[:40]}")
+        if labels is not None and (not isinstance(labels, Mapping) or len(labels) > MAX_LABELS):
+            raise error(f"{where}: id2label must be a mapping of at most {MAX_LABELS:,} labels")
 
 
 def is_archit_config(config: dict[str, Any]) -> bool:
@@ -72,27 +105,48 @@ def is_archit_config(config: dict[str, Any]) -> bool:
     return config.get("model_type") == "archit"
 
 
+#: The weight files transformers looks for, in its order of preference (``PreTrainedModel.from_pretrained``): a
+#: folder holding several formats is read from the first, so archit and transformers always read the same weights.
+WEIGHT_FILES = (SAFE_SINGLE, SAFE_INDEX, BIN_SINGLE, BIN_INDEX)
+
+
 def weight_files(path: str | Path) -> list[Path]:
-    """The weight files of a checkpoint folder, safetensors preferred."""
-    folder = checkpoint_dir(path)
-    for index_name in (SAFE_INDEX, BIN_INDEX):
-        index = folder / index_name
-        if index.exists():
-            try:
-                shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-            except (json.JSONDecodeError, KeyError) as exc:
-                raise CheckpointError(f"{index} is not a valid shard index: {exc}") from exc
-            missing = [s for s in shards if not (folder / s).exists()]
-            if missing:
-                raise CheckpointError(f"{index} names shards that are missing: {', '.join(missing)}")
-            return [folder / s for s in shards]
-    for single in (SAFE_SINGLE, BIN_SINGLE):
-        if (folder / single).exists():
-            return [folder / single]
+    """The weight files of a checkpoint folder, in transformers' order of preference (:data:`WEIGHT_FILES`): the
+    single file, or the shards its index names."""
+    return list(_weights(checkpoint_dir(path))[0])
+
+
+def _weights(folder: Path) -> tuple[tuple[Path, ...], bool]:
+    """The weight files of ``folder`` and whether they are shards of an index."""
+    for name in WEIGHT_FILES:
+        file = folder / name
+        if file.is_file():
+            return (_shards(folder, file), True) if name.endswith(".index.json") else ((file,), False)
     raise CheckpointError(
-        f"{str(path)!r} holds no weights ({SAFE_SINGLE}, {SAFE_INDEX}, {BIN_SINGLE} or {BIN_INDEX}); "
-        "save the model with save_pretrained first"
+        f"{str(folder)!r} holds no weights ({', '.join(WEIGHT_FILES)}); save the model with save_pretrained first"
     )
+
+
+def _shards(folder: Path, index: Path) -> tuple[Path, ...]:
+    """The shard files a shard index names, each confined to ``folder`` (no absolute path, no ``..``)."""
+    try:
+        weight_map = json.loads(index.read_text()).get("weight_map")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
+        raise CheckpointError(f"{index} is not a valid shard index: {exc}") from exc
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise CheckpointError(f"{index} is not a valid shard index: its weight_map must map tensor names to file names")
+    shards = sorted(set(weight_map.values()))
+    for shard in shards:
+        normal = os.path.normpath(shard)
+        if not shard or "\0" in shard or os.path.isabs(shard) or normal == ".." or normal.startswith(".." + os.sep):
+            raise CheckpointError(
+                f"{index} names the shard {shard[:200]!r}, which is outside the checkpoint folder; a shard index may "
+                "only name files inside its folder. Do not load this checkpoint from an untrusted source."
+            )
+    missing = [s for s in shards if not (folder / s).is_file()]
+    if missing:
+        raise CheckpointError(f"{index} names shards that are missing: {', '.join(missing[:10])}")
+    return tuple(folder / s for s in shards)
 
 
 def read_state_dict(path: str | Path | CheckpointFolder, *, keys: Iterable[str] | None = None) -> dict[str, Any]:
@@ -203,6 +257,5 @@ def open_checkpoint(path: str | Path | CheckpointFolder, *, revision: str | None
         return path
     folder = local_checkpoint(path, revision=revision)
     config = read_config(folder)
-    files = weight_files(folder)
-    sharded = any((folder / index).exists() for index in (SAFE_INDEX, BIN_INDEX))
-    return CheckpointFolder(folder, config, tuple(files), sharded)
+    files, sharded = _weights(folder)
+    return CheckpointFolder(folder, config, files, sharded)

@@ -15,6 +15,9 @@ from .folder import CheckpointFolder, open_checkpoint
 from .keymap import KeyMap
 
 PARTS = ("backbone", "head")
+#: How a fresh tensor was initialised, as :attr:`LoadingReport.initialised` says it.
+CONSTRUCTOR_INIT = "its module's constructor, rebuilt on the CPU"
+BACKBONE_INIT = "the backbone model's own initialisation"
 
 
 def _part(key: str) -> str:
@@ -41,6 +44,9 @@ class LoadingReport:
     ignored: tuple[str, ...] = ()
     mismatched: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    #: How each fresh key was initialised: the head's ``init_module``, transformers' default init, its module's
+    #: constructor (rebuilt on the CPU: a plain ``nn.Parameter``), or the backbone's own initialisation.
+    initialised: Mapping[str, str] = attrs.field(factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -52,7 +58,7 @@ class LoadingReport:
         for part in sorted(set(self.loaded) | set(self.fresh)):
             loaded, fresh = self.loaded.get(part, ()), self.fresh.get(part, ())
             lines.append(f"  {part}: {len(loaded)} loaded, {len(fresh)} fresh")
-            lines.extend(f"    fresh: {k}" for k in fresh[:20])
+            lines.extend(f"    fresh: {k} ({self.initialised.get(k, BACKBONE_INIT)})" for k in fresh[:20])
             if len(fresh) > 20:
                 lines.append(f"    ... and {len(fresh) - 20} more fresh")
         if self.ignored:
@@ -126,8 +132,11 @@ def from_pretrained(
             f"Details: {exc}"
         ) from exc
     except (RuntimeError, ValueError, OSError) as exc:
+        if "ignore_mismatched_sizes" in str(exc):
+            raise CheckpointError(_size_mismatch_message(cls, config, folder, key_mapping)) from exc
         raise CheckpointError(f"could not load {str(path)!r}: {exc}") from exc
     model.__dict__.pop("_weight_conversions", None)  # save in archit's layout, not the checkpoint's
+    initialised = _initialised(model, info.get("missing_keys") or ())
     missing = set(info.get("missing_keys") or ())
     mismatched = {m[0] if isinstance(m, tuple) else m for m in info.get("mismatched_keys") or ()}
     unexpected = sorted({*info.get("unexpected_keys", ()), *skipped})
@@ -139,6 +148,7 @@ def from_pretrained(
         ignored=tuple(unexpected),
         mismatched=tuple(sorted(mismatched)),
         notes=tuple(notes),
+        initialised=initialised,
     )
     model.loading_report = report
     fresh_backbone = report.fresh.get("backbone", ())
@@ -157,3 +167,79 @@ def from_pretrained(
             stacklevel=3,
         )
     return model
+
+
+def _loading(model: Any) -> bool:
+    """Whether ``model`` is being loaded: transformers marks every loaded tensor ``_is_hf_initialized`` before it
+    initialises the rest (a fresh build marks none)."""
+    return any(getattr(p, "_is_hf_initialized", False) for p in model.parameters())
+
+
+def record_initialisation(model: Any, module: Any, owner: Any, fresh: Mapping[str, Any], untouched: Iterable[str],
+                          how: str) -> None:
+    """Called by ``ModelWithHead._init_weights`` for each module: while loading, the ``untouched`` tensors (which no
+    init rule wrote, so they hold whatever memory the meta-device build left) get their constructor's values
+    (:func:`constructor_values`), and how each fresh tensor was initialised is kept for the loading report."""
+    if not fresh or not _loading(model):
+        return  # a fresh build: untouched tensors hold their constructor's values already
+    untouched = list(untouched)
+    if untouched:
+        constructor_values(model, module, owner, untouched)
+    record = model.__dict__.setdefault("_archit_initialised", {})
+    record[id(module)] = {name: CONSTRUCTOR_INIT if name in untouched else how for name in fresh}
+
+
+def constructor_values(model: Any, module: Any, owner: Any, names: Iterable[str]) -> None:
+    """Copy into ``module``'s tensors ``names`` the values its constructor gives them: the part holding it (its head
+    ``owner``, else the backbone) is built again on the CPU and the same tensors are copied over."""
+    import torch
+
+    from ..parts.head import needs_of
+
+    part = owner if owner is not None else model.backbone
+    path = next((name for name, m in part.named_modules() if m is module), None)
+    if path is None:
+        raise CheckpointError(f"cannot initialise {type(module).__qualname__}: it is in neither the head nor the backbone")
+    with torch.device("cpu"):
+        if owner is not None:
+            reference = type(owner)(owner.config, owner.backbone_facts)
+        else:
+            reference = model.backbone_spec.build(model.config.backbone_config, needs_of(model.head.config))
+    source = reference.get_submodule(path)
+    with torch.no_grad():
+        for name in names:
+            getattr(module, name).copy_(getattr(source, name))
+
+
+def _initialised(model: Any, missing: Iterable[str]) -> dict[str, str]:
+    """``{fresh key: how it was initialised}`` from what ``_init_weights`` recorded (other fresh keys are the
+    backbone model's own business)."""
+    record = model.__dict__.pop("_archit_initialised", {})
+    how = {f"{name}.{tensor}" if name else tensor: way for name, m in model.named_modules() if id(m) in record
+           for tensor, way in record[id(m)].items()}
+    return {key: how.get(key, BACKBONE_INIT) for key in sorted(missing)}
+
+
+def _size_mismatch_message(cls: Any, config: Any, folder: CheckpointFolder, key_mapping: Mapping[str, str] | None) -> str:
+    """What transformers' "look at the above report" (silenced here) would have said: the tensors whose shapes
+    differ, the checkpoint's against the model's (built on the meta device), and what to do."""
+    import re
+
+    import torch
+
+    from .inspection import tensor_info
+
+    with torch.device("meta"):
+        expected = {k: list(v.shape) for k, v in cls(config).state_dict().items()}
+    found = []
+    for key, (_, shape) in tensor_info(folder).items():
+        for pattern, replacement in (key_mapping or {}).items():
+            key = re.sub(pattern, replacement, key)
+        if key in expected and expected[key] != shape:
+            found.append(f"{key}: checkpoint {tuple(shape)}, model {tuple(expected[key])}")
+    listed = "; ".join(found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
+    return (
+        f"{str(folder.path)!r} holds tensors of other shapes than the model built from its config ({listed or 'see the keys of the checkpoint'}). "
+        "The config does not match the weights: build with the backbone_config the checkpoint was saved with, or "
+        "reinit_head=True when only the head's size differs."
+    )

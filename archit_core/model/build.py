@@ -16,8 +16,9 @@ import attrs
 
 from ..checkpoints.folder import CheckpointFolder, open_checkpoint
 from ..checkpoints.keymap import KeyMap
-from ..errors import CheckpointError, ConfigError, UnknownNameError
+from ..errors import CheckpointError, ConfigError, bounded_repr
 from ..parts.configs import config_to_dict
+from ..parts.options import check_model_options
 from ..registry.host import PluginHost, get_host, using
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ def build(
     "head_config": ..., "loss_weight": ...}}``, for a multi-task model with ``loss_weights`` (default 1.0 each);
     its heads start fresh unless the checkpoint is an archit multi-task checkpoint with exactly these tasks.
     """
+    if not isinstance(tiny, bool):
+        raise ConfigError(f"tiny must be True or False, got {bounded_repr(tiny)}")
     part = head_part(head, head_config=head_config, loss_weights=loss_weights, reinit_head=reinit_head)
     part.check_options(options)
     if checkpoint is not None and backbone_config is not None:
@@ -78,7 +81,8 @@ def build(
             return model.to(device) if device is not None else model
         bconf = plan.backbone_config if plan is not None else b.obj.make_config(backbone_config, tiny=tiny)
         fields, plugins, defaults = part.config_fields(b, bconf, plan.head_config if plan is not None else None)
-        options = {**(plan.options if plan is not None else {}), **options}
+        options = check_model_options({**(plan.options if plan is not None else {}), **options},
+                                      num_labels=defaults.get("num_labels"))
         if "id2label" not in options:
             options = {**defaults, **options}
         config = ArchitConfig(backbone=b.name, backbone_config=bconf, **fields,
@@ -97,17 +101,16 @@ def build(
 
 
 def registration(host: PluginHost, kind: str, name: str, folder: CheckpointFolder | None) -> Any:
-    """``host.backbone(name)`` or ``host.head(name)``; when an archit checkpoint (``folder``) names that part, a
-    missing plugin raises :class:`MissingPluginError` naming the distribution that built it."""
-    try:
-        return getattr(host, kind)(name)
-    except UnknownNameError:
-        saved = folder.config if folder is not None else {}
-        if folder is not None and folder.is_archit and saved.get(kind) == name:
-            from .config import resolve_part
+    """``host.backbone(name)`` or ``host.head(name)``; when an archit checkpoint (``folder``) names that part, the
+    provider it records (:func:`~archit_core.model.config.resolve_part`): a missing or disabled one raises
+    :class:`MissingPluginError` naming the distribution that built it, even when another provides the name
+    (``name@distribution`` chooses another on purpose)."""
+    saved = folder.config if folder is not None and folder.is_archit else {}
+    if saved.get(kind) == name:
+        from .config import resolve_part
 
-            resolve_part(kind, name, (saved.get("plugins") or {}).get(kind))
-        raise
+        return resolve_part(kind, name, (saved.get("plugins") or {}).get(kind))
+    return getattr(host, kind)(name)
 
 
 @attrs.frozen
@@ -278,8 +281,12 @@ def _construct(cls: type, config: Any, dtype: Any) -> Any:
 
 
 def load(path: str | Path | CheckpointFolder, *, host: PluginHost | None = None, dtype: Any = None,
-         device_map: Any = None) -> ModelWithHead:
-    """Load an archit checkpoint strictly: every key must match, or :class:`CheckpointError` says which do not."""
+         device_map: Any = None, providers: Mapping[str, str] | None = None) -> ModelWithHead:
+    """Load an archit checkpoint strictly: every key must match, or :class:`CheckpointError` says which do not.
+
+    The backbone and head come from the distributions the checkpoint records; when one is missing or disabled that
+    is a :class:`MissingPluginError`. ``providers`` chooses another distribution on purpose, by kind
+    (``{"backbone": "archit-core"}``: the generic backbone); the loaded model's config then records it."""
     folder = open_checkpoint(path)
     saved = folder.config
     rewrites = saved.get("archit_rewrites")
@@ -298,12 +305,18 @@ def load(path: str | Path | CheckpointFolder, *, host: PluginHost | None = None,
         )
     with using(host or get_host()):
         from ..checkpoints.load import from_pretrained
-        from .config import ArchitConfig
+        from .config import ArchitConfig, resolve_part, using_providers
         from .modeling import ModelWithHead
 
-        config = ArchitConfig.from_dict(dict(saved))  # the record's config: config.json is not read again
-        extra = {k: v for k, v in {"dtype": dtype, "device_map": device_map}.items() if v is not None}
-        model = from_pretrained(ModelWithHead, folder, config, key_mapping=None, format="archit", **extra)
+        with using_providers(providers):
+            config = ArchitConfig.from_dict(dict(saved))  # the record's config: config.json is not read again
+            extra = {k: v for k, v in {"dtype": dtype, "device_map": device_map}.items() if v is not None}
+            model = from_pretrained(ModelWithHead, folder, config, key_mapping=None, format="archit", **extra)
+            recorded = dict(model.config.plugins or {})
+            for kind in set(providers or {}) & {"backbone", "head"}:  # record the provider now used
+                if getattr(model.config, kind, None):
+                    recorded[kind] = resolve_part(kind, getattr(model.config, kind), recorded.get(kind)).provenance()
+            model.config.plugins = recorded
     report = model.loading_report
     if not report.complete:
         raise CheckpointError(f"{str(folder)!r} does not load strictly into its own architecture:\n{report}")
