@@ -48,3 +48,24 @@ class DeclarationError(ArchitError):
 
 class DeclarationWarning(UserWarning):
     """A declared model needs attention: a deleted submodule, a part built twice, a tie that changed."""
+
+
+#: The longest ``repr`` of a user's value that an error message quotes (:func:`bounded_repr`).
+REPR_LIMIT = 120
+
+
+def bounded_repr(value: object, limit: int = REPR_LIMIT) -> str:
+    """``repr(value)`` cut to at most ``limit`` characters, without expanding what is cut: a value built from YAML
+    aliases (a list of lists of lists ...), a huge int or a deep mapping costs the same few operations to show."""
+    import reprlib
+
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"<an int of {value.bit_length()} bits>"
+    shower = reprlib.Repr()
+    shower.maxlevel, shower.maxstring, shower.maxother, shower.maxlong = 3, limit, limit, 40
+    shower.maxlist = shower.maxtuple = shower.maxdict = shower.maxset = shower.maxfrozenset = shower.maxdeque = 6
+    try:
+        text = shower.repr(value)
+    except Exception:  # a plugin object whose __repr__ fails must not hide the error being reported
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -88,3 +88,45 @@ def test_declare_errors_exit_2_with_the_reason(factory_module, capsys, argv, mes
     assert run("declare", *[a.format(m=factory_module) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("archit declare: error: ") and message.format(m=factory_module) in err
+
+
+UNSOLVABLE = textwrap.dedent(
+    '''
+    from torch import nn
+    from transformers import RobertaConfig, RobertaForMaskedLM
+
+
+    def _width(size):
+        return size
+
+
+    class Opaque(nn.Module):
+        def __init__(self, size):
+            super().__init__()
+            self.proj = nn.Linear(_width(size), 16)
+
+        def forward(self, x):
+            return self.proj(x)
+
+
+    def make():
+        model = RobertaForMaskedLM(RobertaConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                                 num_attention_heads=2, intermediate_size=32, max_position_embeddings=30))
+        model.lm_head.dense = Opaque(16)
+        return model
+    '''
+)
+
+
+def test_declare_takes_arguments_recovery_cannot_find(tmp_path, monkeypatch, capsys):
+    """``--arguments`` is the command line's way out when a constructor argument cannot be recovered."""
+    name = f"declare_opaque_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(UNSOLVABLE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert run("declare", f"{name}:make") == 2
+        assert "size" in capsys.readouterr().err
+        assert run("declare", f"{name}:make", "--arguments", '{"lm_head.dense": {"size": 16}}', "--verify") == 0
+        assert "Opaque(16)" in capsys.readouterr().out
+    finally:
+        sys.modules.pop(name, None)

@@ -70,7 +70,7 @@ def test_the_schema_describes_the_installed_plugins_and_accepts_the_example(caps
     validator.validate(yaml.safe_load(EXAMPLE.read_text()))
     heads = schema["properties"]["heads"]["additionalProperties"]["oneOf"]
     token = next(h for h in heads if h.get("properties", {}).get("head", {}).get("const") == "token-classification")
-    assert token["properties"]["config"]["properties"]["num_labels"] == {"type": "integer", "default": 2}
+    assert token["properties"]["config"]["properties"]["num_labels"] == {"type": "integer", "default": 2, "minimum": 1, "maximum": 1_000_000}
     mlp = next(h for h in heads if h.get("properties", {}).get("head", {}).get("const") == "mlp")
     assert mlp["properties"]["config"]["properties"]["activation"]["enum"] == ["gelu", "relu", "tanh", "silu"]
     bad = {"backbone": "bert", "heads": {"x": {"head": "mlp", "config": {"activation": "swish"}}}}
@@ -86,7 +86,7 @@ BASE = {"backbone": "bert", "tiny": True, "head": "token-classification"}
     ({**BASE, "heads": {"a": "mlp"}}, r"exactly one of 'head' .* or 'heads'"),
     ({"backbone": "bert", "heads": {"ner": {"head": "token-classification", "config": {"num_labels": 0}}}}, r"heads\.ner\.num_labels: .*must be > 0"),
     ({"backbone": "bert", "heads": {"ner": {"head": "token-clasification"}}}, r"heads\.ner\.head: .*Did you mean 'token-classification'"),
-    ({"backbone": "bert", "heads": {"ner": {"head": "mlp", "loss_weight": -1}}}, r"heads\.ner\.loss_weight: must be a number >= 0"),
+    ({"backbone": "bert", "heads": {"ner": {"head": "mlp", "loss_weight": -1}}}, r"heads\.ner\.loss_weight: must be a finite number >= 0"),
     ({"backbone": "bert", "heads": {"ner": {"head": "mlp", "wieght": 1}}}, r"heads\.ner\.wieght: unknown key"),
     ({"backbone": "bret", "head": "mlp"}, r"backbone: .*Did you mean 'bert'"),
     ({**BASE, "backbone_config": {"num_layers_hidden": 2}}, r"backbone_config\.num_layers_hidden: .*no field"),
@@ -96,8 +96,8 @@ BASE = {"backbone": "bert", "tiny": True, "head": "token-classification"}
     ({**BASE, "rewrites": [{"rewrite": "lora", "targets": ["attention.qeury"]}]}, r"rewrites\[0\]: .*'attention.qeury' matches no module"),
     ({**BASE, "rewrites": {"rewrite": "lora"}}, r"rewrites: expected a list"),
     ({**BASE, "optimizer": {"type": "adamax"}}, r"optimizer\.type: 'adamax' is not one of adamw, adam, sgd"),
-    ({**BASE, "optimizer": {"lr": 0}}, r"optimizer\.lr: must be a number > 0"),
-    ({**BASE, "optimizer": {"lr_multipliers": {"head": -2}}}, r"optimizer\.lr_multipliers\.head: must be a number > 0"),
+    ({**BASE, "optimizer": {"lr": 0}}, r"optimizer\.lr: must be a finite number > 0"),
+    ({**BASE, "optimizer": {"lr_multipliers": {"head": -2}}}, r"optimizer\.lr_multipliers\.head: must be a finite number > 0"),
     ({**BASE, "options": {"id2labels": {}}}, r"options\.id2labels: unknown key; did you mean 'id2label'"),
 ])
 def test_errors_name_the_place_in_the_spec(spec, message):

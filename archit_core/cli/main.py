@@ -17,11 +17,13 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ..checkpoints.inspection import CheckpointReport, inspect_checkpoint
-from ..errors import ArchitError, ArchitPluginWarning, ConfigError
+from ..errors import ArchitError, ArchitPluginWarning, ConfigError, bounded_repr
 from ..registry.host import PluginHost, get_host
 from ..registry.registrations import KINDS, PluginInfo, Registration
 
 EXIT_ERROR = 2
+#: The most characters of an error message the command prints.
+_MESSAGE_LIMIT = 8000
 
 
 # -- archit plugins ----------------------------------------------------------------------------------------------
@@ -146,14 +148,18 @@ def _cmd_backbones(args: argparse.Namespace, host: PluginHost, out: TextIO) -> i
 
 # -- archit build ------------------------------------------------------------------------------------------------
 def _json_object(text: str | None, option: str) -> dict[str, Any] | None:
+    from ..specs.spec import loads_json
+
     if text is None:
         return None
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{option} is not valid JSON ({exc}): {text!r}. Give an object, e.g. '{{\"num_labels\": 5}}'") from exc
+        value = loads_json(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{option}: {exc}") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ConfigError(f"{option} is not valid JSON ({exc}): {bounded_repr(text)}. Give an object, e.g. '{{\"num_labels\": 5}}'") from exc
     if not isinstance(value, dict):
-        raise ConfigError(f"{option} must be a JSON object of config fields, got {type(value).__name__} {text!r}")
+        raise ConfigError(f"{option} must be a JSON object of config fields, got {type(value).__name__} {bounded_repr(text)}")
     return value
 
 
@@ -180,34 +186,32 @@ def module_tree(module: Any, *, depth: int = 3) -> list[tuple[str, str, int]]:
 
 
 def _cmd_build(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
-    from ..model.build import build, smoke
+    from ..model.build import smoke
+    from ..specs.spec import build_from_spec
 
     if args.batch_size < 1 or args.seq_len < 1:
         raise ConfigError(f"--batch-size and --seq-len must be positive, got {args.batch_size} and {args.seq_len}")
     if args.spec is not None:
-        from ..specs.spec import build_from_spec
-
         given = [flag for flag, value in (("BACKBONE", args.backbone), ("HEAD", args.head), ("--backbone-config", args.backbone_config),
                                           ("--head-config", args.head_config), ("--tiny", args.tiny)) if value]
         if given:
             raise ConfigError(f"--spec describes the whole model; drop {', '.join(given)} (or put them in the spec)")
-        model = build_from_spec(args.spec, host=host)
+        spec: Any = args.spec
     elif args.backbone is None or args.head is None:
         raise ConfigError("give BACKBONE and HEAD, or --spec FILE")
-    else:
-        model = build(
-            args.backbone,
-            args.head,
-            backbone_config=_json_object(args.backbone_config, "--backbone-config"),
-            head_config=_json_object(args.head_config, "--head-config"),
-            tiny=args.tiny,
-            host=host,
-        )
+    else:  # the arguments as a spec, so they are checked as completely as a spec file before anything is built
+        spec = {"backbone": args.backbone, "tiny": args.tiny,
+                "head": {"head": args.head, "config": _json_object(args.head_config, "--head-config")}}
+        if args.backbone_config is not None:
+            spec["backbone_config"] = _json_object(args.backbone_config, "--backbone-config")
+    model = build_from_spec(spec, host=host)
     report = smoke(model, batch_size=args.batch_size, seq_len=args.seq_len, seed=args.seed)
     print_build(model, report, out, depth=args.depth)
     if args.save:
-        model.save_pretrained(args.save)
+        model.save_pretrained(args.save, overwrite=args.overwrite)
         out.write(f"saved to {args.save}\n")
+    elif args.overwrite:
+        raise ConfigError("--overwrite applies to --save DIR; give --save too")
     return 0
 
 
@@ -345,11 +349,26 @@ def _cmd_convert(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int
     return 0
 
 
+# -- archit export -----------------------------------------------------------------------------------------------
+def _cmd_export(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
+    from ..model.build import load
+
+    if not args.standalone:
+        raise ConfigError("archit export writes a checkpoint that loads without archit: give --standalone (for the "
+                          "Hugging Face task class of a head that has one, use archit convert)")
+    model = load(args.src, host=host)
+    model.save_pretrained(args.dst, standalone=True, overwrite=args.overwrite)
+    out.write(f"exported {args.src} to {args.dst}: transformers' Auto classes load it with trust_remote_code=True, "
+              "without archit\n")
+    return 0
+
+
 # -- archit declare ----------------------------------------------------------------------------------------------
 def _cmd_declare(args: argparse.Namespace, host: PluginHost, out: TextIO) -> int:
     from .declare import declare_command
 
-    return declare_command(args.factory, reference=args.reference, output=args.output, verify=args.verify, out=out, host=host)
+    return declare_command(args.factory, reference=args.reference, output=args.output, verify=args.verify, out=out, host=host,
+                           arguments=_json_object(args.arguments, "--arguments"))
 
 
 # -- entry point -------------------------------------------------------------------------------------------------
@@ -375,6 +394,7 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--backbone-config", metavar="JSON", help="backbone config overrides, a JSON object")
     b.add_argument("--head-config", metavar="JSON", help="head config, a JSON object")
     b.add_argument("--save", metavar="DIR", help="save the model with save_pretrained to DIR")
+    b.add_argument("--overwrite", action="store_true", help="with --save: replace a folder that holds another model")
     b.add_argument("--batch-size", type=int, default=2, metavar="N", help="dummy batch size (default 2)")
     b.add_argument("--seq-len", type=int, default=16, metavar="N", help="dummy sequence length (default 16)")
     b.add_argument("--seed", type=int, default=0, help="random seed for the dummy batch (default 0)")
@@ -398,11 +418,20 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--head-config", metavar="JSON", help="head config for a Hugging Face SRC, a JSON object")
     c.set_defaults(run=_cmd_convert)
 
+    e = commands.add_parser("export", help="save an archit checkpoint with its own modeling code, to load without archit")
+    e.add_argument("src", metavar="SRC", help="archit checkpoint folder")
+    e.add_argument("dst", metavar="DST", help="folder to write (modeling_archit.py, auto_map, weights, model card)")
+    e.add_argument("--standalone", action="store_true", help="generated modeling code and an auto_map (required)")
+    e.add_argument("--overwrite", action="store_true", help="replace a folder that holds another model")
+    e.set_defaults(run=_cmd_export)
+
     d = commands.add_parser("declare", help="print the class code of a model modified in place (MODULE:FACTORY returns it)")
     d.add_argument("factory", metavar="MODULE:FACTORY", help="a function returning the modified model, e.g. mymodels:make")
     d.add_argument("--reference", metavar="MODULE:CLASS", help="the class to compare with (default: the model's own class)")
     d.add_argument("--output", metavar="FILE", help="write the code to FILE instead of printing it")
     d.add_argument("--verify", action="store_true", help="verify the code rebuilds the model; the report goes to stderr")
+    d.add_argument("--arguments", metavar="JSON", help='constructor arguments recovery cannot find, by module path: '
+                   '{"roberta.embeddings.word_embeddings": {"vocab_size": 100}}')
     d.set_defaults(run=_cmd_declare)
     return parser
 
@@ -418,6 +447,8 @@ def main(argv: Sequence[str] | None = None, *, host: PluginHost | None = None) -
         return args.run(args, host, sys.stdout)
     except ArchitError as exc:
         message = " ".join(str(exc).split())
+        if len(message) > _MESSAGE_LIMIT:  # the sources bound what they quote; this bounds what they say
+            message = f"{message[:_MESSAGE_LIMIT]} ... ({len(message) - _MESSAGE_LIMIT:,} more characters)"
         sys.stderr.write(f"archit {args.command}: error: {message}\n")
         return EXIT_ERROR
     except BrokenPipeError:  # `archit plugins --json | head`: the reader left; say nothing more

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..errors import ArchitError
+from ..errors import ArchitError, ConfigError
 from .backbone import BackboneFacts, BackboneOutput
 from .head import SEQUENCE_POOLINGS
 
@@ -118,4 +118,4 @@ def pool_sequence(features: BackboneOutput, mode: str) -> torch.Tensor:
         if features.pooled is None:
             raise ArchitError("pooling='pooler' but the backbone returned no pooled output")
         return features.pooled
-    raise ValueError(f"unknown pooling {mode!r}; use one of {', '.join(map(repr, SEQUENCE_POOLINGS))}")
+    raise ConfigError(f"unknown pooling {mode!r}; use one of {', '.join(map(repr, SEQUENCE_POOLINGS))}")

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import pluggy
 
-from ..errors import ArchitPluginWarning, PluginError
+from ..errors import ArchitPluginWarning, ConfigError, PluginError, bounded_repr
 from . import hookspecs
 from .registrations import PluginInfo, Registration, Registry, normalise_name
 
@@ -27,6 +27,14 @@ BUILTIN_PLUGINS = {"generic": "archit_core.generic.backbone"}
 def _env_list(var: str) -> list[str] | None:
     value = os.environ.get(var, "").strip()
     return [v for v in (s.strip() for s in value.split(",")) if v] if value else None
+
+
+def _names(argument: str, value: Any) -> list[str]:
+    """``allow=`` / ``disable=``: a list of names (a plain string would be read as its letters)."""
+    if isinstance(value, str) or not isinstance(value, Iterable) or not all(isinstance(v, str) for v in value):
+        hint = f" (did you mean [{value!r}]?)" if isinstance(value, str) else ""
+        raise ConfigError(f"PluginHost({argument}=...) takes a list of distribution or entry-point names, got {bounded_repr(value)}{hint}")
+    return list(value)
 
 
 def _env_flag(var: str) -> bool:
@@ -53,9 +61,10 @@ class PluginHost:
         group: str = ENTRY_POINT_GROUP,
         builtins: bool | None = None,
     ) -> None:
-        allow = allow if allow is not None else _env_list("ARCHIT_PLUGINS")
+        allow = _names("allow", allow) if allow is not None else _env_list("ARCHIT_PLUGINS")
         self.allow = {normalise_name(a) for a in allow} if allow is not None else None
-        self.disable = {normalise_name(d) for d in (disable if disable is not None else _env_list("ARCHIT_DISABLE_PLUGINS") or [])}
+        disable = _names("disable", disable) if disable is not None else _env_list("ARCHIT_DISABLE_PLUGINS") or []
+        self.disable = {normalise_name(d) for d in disable}
         self.strict = _env_flag("ARCHIT_STRICT_PLUGINS") if strict is None else strict
         self.group = group
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)

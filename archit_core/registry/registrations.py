@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
 from typing import Any, Protocol
 
 import attrs
 
-from ..errors import PluginConflictError, UnknownNameError
+from ..errors import ArchitError, ConfigError, PluginConflictError, PluginError, UnknownNameError, bounded_repr
 
 KINDS = ("backbone", "head", "rewrite")
+_REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_EXAMPLES = {"backbone": "bert", "head": "token-classification", "rewrite": "lora"}
 
 
 @attrs.frozen
@@ -150,7 +153,16 @@ class Registry:
     def _resolve(self, entry: ResolverEntry, key: str) -> Registration | None:
         cache_key = (entry.kind, key, entry.plugin.name)
         if cache_key not in self._resolved:
-            obj = entry.resolver.resolve(key)
+            try:
+                obj = entry.resolver.resolve(key)
+            except ArchitError:
+                raise
+            except Exception as exc:  # the plugin's bug, not the user's: say whose it is
+                raise PluginError(
+                    f"the {entry.kind} resolver of plugin {entry.plugin.label} raised {type(exc).__name__}: {exc} while "
+                    f"resolving {key!r}; a resolver returns None for a name it does not provide. Report it to the plugin's "
+                    f"authors, or disable it (ARCHIT_DISABLE_PLUGINS={entry.plugin.distribution or entry.plugin.name})"
+                ) from exc
             self._resolved[cache_key] = None if obj is None else Registration(entry.kind, key, obj, entry.plugin)
         return self._resolved[cache_key]
 
@@ -162,6 +174,8 @@ class Registry:
         """The registration for ``name`` or ``name@distribution``, with a clear error when there is none or several."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"a {kind} name is a non-empty string such as {_EXAMPLES[kind]!r}, got {bounded_repr(name)}")
         base, _, wanted = name.partition("@")
         key = normalise_name(base)
         candidates = self._entries[kind].get(key, [])
@@ -237,12 +251,46 @@ class PluginRegistry:
 
         if not isinstance(head, HeadSpec):
             raise TypeError(f"{self.plugin.label}: head {name!r} must be an archit_core.HeadSpec, got {type(head).__name__}")
+        self._check_config_class("head", name, head.config_class)
+        self._check_reference("head", name, "module", head.module)
+        for field in ("inputs", "optional_inputs"):
+            value = getattr(head, field, ())
+            if not isinstance(value, tuple) or not all(isinstance(n, str) and n.isidentifier() for n in value):
+                raise TypeError(f"{self.plugin.label}: the {field} of head {name!r} must be a tuple of keyword names such as "
+                                f"('word_ids',), got {bounded_repr(value, 60)}")
         self._registry._add("head", name, head, self.plugin)
 
     def add_backbone_resolver(self, resolver: Resolver) -> None:
         """Register a :class:`Resolver` of backbone names (asked only for names no plugin registers)."""
+        missing = [a for a in ("resolve", "names") if not callable(getattr(resolver, a, None))]
+        if missing or not isinstance(getattr(resolver, "description", None), str):
+            raise TypeError(
+                f"{self.plugin.label}: a backbone resolver needs resolve(name), names() and a description string; "
+                f"{type(resolver).__name__} lacks {', '.join(missing) or 'description'}"
+            )
         self._registry._add_resolver("backbone", resolver, self.plugin)
 
     def add_rewrite(self, name: str, rewrite: Any) -> None:
-        """Register a rewrite under ``name``."""
+        """Register a rewrite (an :class:`archit_core.RewriteSpec`) under ``name``."""
+        if not callable(getattr(rewrite, "make_config", None)) or not hasattr(rewrite, "replace"):
+            raise TypeError(f"{self.plugin.label}: rewrite {name!r} must be an archit_core.RewriteSpec, got {type(rewrite).__name__} "
+                            f"{bounded_repr(rewrite, 60)}")
+        self._check_config_class("rewrite", name, getattr(rewrite, "config_class", None))
+        self._check_reference("rewrite", name, "replace", rewrite.replace)
         self._registry._add("rewrite", name, rewrite, self.plugin)
+
+    def _check_config_class(self, kind: str, name: str, config_class: Any) -> None:
+        if not (isinstance(config_class, type) and attrs.has(config_class)):
+            raise TypeError(
+                f"{self.plugin.label}: the config_class of {kind} {name!r} must be an attrs class (decorate it with "
+                f"@attrs.frozen(kw_only=True)), got {bounded_repr(config_class, 60)}; archit validates configs and writes "
+                "their JSON through attrs"
+            )
+
+    def _check_reference(self, kind: str, name: str, field: str, value: Any) -> None:
+        if isinstance(value, str) and not _REFERENCE.match(value):
+            raise TypeError(f"{self.plugin.label}: the {field} of {kind} {name!r} must be 'package.module:attribute' or the object "
+                            f"itself, got {value!r}")
+        if not isinstance(value, str) and not callable(value):
+            raise TypeError(f"{self.plugin.label}: the {field} of {kind} {name!r} must be 'package.module:attribute' or the object "
+                            f"itself, got {type(value).__name__}")

@@ -11,6 +11,7 @@ _EXPORTS = {
     'build_from_spec': '.spec',
     'build_optimizer': '.spec',
     'check_spec': '.spec',
+    'loads_json': '.spec',
     'config_schema': '.schema',
     'read_spec': '.spec',
     'spec_schema': '.schema',

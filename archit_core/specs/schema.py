@@ -41,6 +41,7 @@ def config_schema(config_class: type) -> dict[str, Any]:
         choices = getattr(field.validator, "choices", None)
         if choices is not None:
             schema = {"enum": list(choices)}
+        schema.update(getattr(field.validator, "schema", {}))  # a validator's bounds (``positive``, ``label_count``)
         if field.default is not attrs.NOTHING and not isinstance(field.default, attrs.Factory):
             default = field.default
             schema["default"] = list(default) if isinstance(default, tuple) else default

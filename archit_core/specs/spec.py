@@ -7,12 +7,13 @@ Every error names its place in the spec (``heads.ner.num_labels: 'num_labels' mu
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import ArchitError, ConfigError
-from ..parts.configs import did_you_mean
+from ..errors import ArchitError, ConfigError, bounded_repr
+from ..parts.configs import as_config_error, check_sizes, config_errors, did_you_mean
 
 #: Top-level keys of a spec and what they hold.
 SPEC_KEYS = {
@@ -32,40 +33,135 @@ OPTIMIZERS = {"adamw": "AdamW", "adam": "Adam", "sgd": "SGD"}
 _OPTIMIZER_KEYS = ("type", "lr", "weight_decay", "lr_multipliers", "betas", "momentum")
 
 
+#: The most values (keys, items and scalars, with YAML aliases expanded) a spec may hold; a 400-byte file of nested
+#: aliases can stand for billions, which every later step (validation, error messages, config.json) would expand.
+MAX_SPEC_VALUES = 2_000_000
+#: The largest spec file read.
+MAX_SPEC_BYTES = 64 << 20
+#: How deeply a spec may nest.
+MAX_SPEC_DEPTH = 64
+
+
 def read_spec(spec: Mapping[str, Any] | str | Path) -> dict[str, Any]:
-    """The spec as a dict: ``spec`` itself, or the JSON / YAML file it names."""
+    """The spec as a dict: ``spec`` itself, or the JSON / YAML file it names. Duplicate keys, NaN or infinite JSON
+    constants and specs that expand beyond :data:`MAX_SPEC_VALUES` values are refused."""
     if isinstance(spec, Mapping):
-        return dict(spec)
-    path = Path(spec)
+        data: Any = dict(spec)
+    elif isinstance(spec, (str, Path)):
+        data = _read_file(Path(spec))
+    else:
+        raise ConfigError(f"spec: expected a dict, or the path of a .json, .yaml or .yml file, got {type(spec).__name__} {bounded_repr(spec)}")
+    _check_size(data)
+    return data
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    where = f"spec file {str(path)!r}"
     if not path.is_file():
-        raise ConfigError(f"spec file {str(spec)!r} does not exist; give a .json, .yaml or .yml file, or a dict")
-    text = path.read_text()
+        raise ConfigError(f"{where} does not exist; give a .json, .yaml or .yml file, or a dict")
+    if path.suffix not in (".yaml", ".yml", ".json"):
+        raise ConfigError(f"{where}: unknown format {path.suffix!r}; use .json, .yaml or .yml")
+    if path.stat().st_size > MAX_SPEC_BYTES:
+        raise ConfigError(f"{where} is {path.stat().st_size:,} bytes; a spec is at most {MAX_SPEC_BYTES:,} bytes")
     try:
-        if path.suffix in (".yaml", ".yml"):
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where} is not UTF-8 text ({exc}); save it as UTF-8") from exc
+    try:
+        if path.suffix == ".json":
+            data = loads_json(text)
+        else:
             import yaml
 
             data = yaml.load(text, Loader=_yaml_loader())
-        elif path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            raise ConfigError(f"spec file {str(spec)!r}: unknown format {path.suffix!r}; use .json, .yaml or .yml")
-    except ConfigError:
-        raise
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{where} nests too deeply to read; a spec nests at most {MAX_SPEC_DEPTH} levels") from exc
     except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError: both say where
-        raise ConfigError(f"spec file {str(spec)!r} is not valid {path.suffix[1:].upper()}: {exc}") from exc
+        raise ConfigError(f"{where} is not valid {path.suffix[1:].upper()}: {exc}") from exc
     if not isinstance(data, Mapping):
-        raise ConfigError(f"spec file {str(spec)!r} must hold a mapping of spec keys, got {type(data).__name__}")
+        raise ConfigError(f"{where} must hold a mapping of spec keys, got {type(data).__name__}")
     return dict(data)
 
 
+def loads_json(text: str) -> Any:
+    """JSON text as specs read it: a key twice in one object, and the constants ``NaN`` and ``Infinity``, are a
+    :class:`ConfigError` (Python's ``json`` takes the last key and reads the constants as floats)."""
+    return json.loads(text, object_pairs_hook=_json_object, parse_constant=_json_constant)
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ConfigError(f"the key {key!r} appears twice in one object; keep one (JSON would silently take the last)")
+        data[key] = value
+    return data
+
+
+def _json_constant(name: str) -> Any:
+    raise ConfigError(f"{name} is not a number a spec may hold; every number in a spec is finite")
+
+
+def _check_size(data: Any) -> None:
+    """Refuse a spec of more than :data:`MAX_SPEC_VALUES` values (counted with shared parts expanded, in time linear in
+    the distinct ones), nested deeper than :data:`MAX_SPEC_DEPTH`, or containing itself."""
+    sizes: dict[int, int] = {}
+    inside: set[int] = set()
+
+    def size(value: Any, depth: int) -> int:
+        if not isinstance(value, (Mapping, list, tuple)):
+            return 1
+        key = id(value)
+        if key in sizes:
+            return sizes[key]
+        if key in inside:
+            raise ConfigError("spec: a value contains itself (a recursive YAML alias); write the value out")
+        if depth > MAX_SPEC_DEPTH:
+            raise ConfigError(f"spec: nested more than {MAX_SPEC_DEPTH} levels deep")
+        inside.add(key)
+        total = 1
+        for child in (x for kv in value.items() for x in kv) if isinstance(value, Mapping) else value:
+            total += size(child, depth + 1)
+            if total > MAX_SPEC_VALUES:
+                raise ConfigError(
+                    f"spec: more than {MAX_SPEC_VALUES:,} values once YAML aliases (*name) are expanded; write the spec "
+                    "without nested aliases"
+                )
+        inside.discard(key)
+        sizes[key] = total
+        return total
+
+    size(data, 0)
+
+
 def _yaml_loader() -> Any:
-    """PyYAML's safe loader with YAML 1.2 floats: ``5e-5`` is a number (YAML 1.1 reads it as a string)."""
+    """PyYAML's safe loader with YAML 1.2 floats (``5e-5`` is a number; YAML 1.1 reads it as a string) that refuses
+    duplicate keys (YAML would silently take the last)."""
     import re
 
     import yaml
 
     class Loader(yaml.SafeLoader):
-        pass
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[Any, Any] = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` entries may be overridden
+                        continue
+                    key = self.construct_object(key_node, deep=deep)
+                    try:
+                        first = seen.setdefault(key, key_node)
+                    except TypeError:
+                        continue  # an unhashable key: PyYAML's own error names it
+                    if first is not key_node:
+                        raise yaml.constructor.ConstructorError(
+                            "while constructing a mapping", node.start_mark,
+                            f"found the key {bounded_repr(key)} twice (first {first.start_mark.line + 1}:"
+                            f"{first.start_mark.column + 1}); keep one", key_node.start_mark,
+                        )
+            return super().construct_mapping(node, deep=deep)
 
     float_12 = re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$")
     Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
@@ -89,11 +185,12 @@ class _Float12:
 
 def _keys(where: str, data: Any, allowed: Any, *, required: tuple[str, ...] = ()) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: expected a mapping with keys {', '.join(allowed)}, got {type(data).__name__} {data!r}")
+        raise ConfigError(f"{where or 'spec'}: expected a mapping with keys {', '.join(allowed)}, got {type(data).__name__} {bounded_repr(data)}")
     for key in data:
         if key not in allowed:
-            hint = did_you_mean(key, allowed) or f"; valid keys: {', '.join(allowed)}"
-            raise ConfigError(f"{_join(where, key)}: unknown key{hint}")
+            hint = did_you_mean(key, allowed) if isinstance(key, str) else ""
+            raise ConfigError(f"{_join(where, bounded_repr(key, 60) if not isinstance(key, str) else key[:60])}: unknown key"
+                              f"{hint or '; valid keys: ' + ', '.join(allowed)}")
     for key in required:
         if key not in data:
             raise ConfigError(f"{where or 'spec'}: {key!r} is required ({SPEC_KEYS.get(key, 'see docs/specs.md')})")
@@ -105,14 +202,28 @@ def _join(where: str, key: Any) -> str:
 
 
 def _located(where: str, exc: ArchitError) -> ConfigError:
-    """``exc`` as a ConfigError at ``where`` in the spec."""
-    return ConfigError(f"{where}: {exc}")
+    """``exc`` as a ConfigError at ``where`` in the spec (``where.field`` when ``exc`` names a field first)."""
+    text = str(exc)
+    field = text.split(":", 1)[0]
+    return ConfigError(f"{where}.{text}" if field.isidentifier() and where == "options" else f"{where}: {text}")
 
 
 def _name(where: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"{where}: expected a name, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{where}: expected a name, got {type(value).__name__} {bounded_repr(value)}")
     return value
+
+
+def _number(where: str, value: Any, *, above: float | None = None, at_least: float | None = None, below: float | None = None) -> float:
+    """``value`` when it is a finite int or float within the bounds; else a ConfigError at ``where``."""
+    bounds = [f"> {above}" if above is not None else "", f">= {at_least}" if at_least is not None else "",
+              f"< {below}" if below is not None else ""]
+    wanted = f"a finite number {' and '.join(b for b in bounds if b)}".rstrip()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or (above is not None and not value > above) or (at_least is not None and not value >= at_least) \
+            or (below is not None and not value < below):
+        raise ConfigError(f"{where}: must be {wanted}, got {bounded_repr(value)}")
+    return float(value)
 
 
 def _heads(spec: Mapping[str, Any], host: Any) -> tuple[Any, Any, dict[str, float] | None]:
@@ -125,18 +236,15 @@ def _heads(spec: Mapping[str, Any], host: Any) -> tuple[Any, Any, dict[str, floa
         return _head_config("head", entry, host), entry.get("config"), None
     heads = spec["heads"]
     if not isinstance(heads, Mapping) or not heads:
-        raise ConfigError(f"heads: expected a non-empty mapping of task name to head, got {heads!r}")
+        raise ConfigError(f"heads: expected a non-empty mapping of task name to head, got {bounded_repr(heads)}")
     built: dict[str, Any] = {}
     weights: dict[str, float] = {}
     for task, entry in heads.items():
-        where = f"heads.{task}"
+        where = f"heads.{bounded_repr(task, 60) if not isinstance(task, str) else task[:60]}"
         entry = entry if isinstance(entry, Mapping) else {"head": entry}
         _keys(where, entry, HEAD_KEYS, required=("head",))
         built[task] = (_head_config(where, entry, host), entry.get("config") or {})
-        weight = entry.get("loss_weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < float("inf"):
-            raise ConfigError(f"{where}.loss_weight: must be a number >= 0, got {weight!r}")
-        weights[task] = float(weight)
+        weights[task] = _number(f"{where}.loss_weight", entry.get("loss_weight", 1.0), at_least=0)
     return built, None, weights
 
 
@@ -151,8 +259,46 @@ def _head_config(where: str, entry: Mapping[str, Any], host: Any) -> str:
     return name
 
 
+def _paths(where: str, value: Any, *, empty: bool) -> None:
+    """A ``targets`` or ``trainable`` value: None, a name, or a list of names (empty only when ``empty``)."""
+    items = [value] if isinstance(value, str) else value
+    if value is None:
+        return
+    if not isinstance(items, list) or not all(isinstance(v, str) and v for v in items) or (not items and not empty):
+        raise ConfigError(
+            f"{where}: expected a list of module roles or paths (['attention.query', 'encoder.layer.0.output.dense']), "
+            f"got {bounded_repr(value)}{'' if empty else '; leave it out for the defaults'}"
+        )
+
+
+def _checkpoint(data: Mapping[str, Any]) -> Any:
+    """The checkpoint folder the spec names, opened (its config read), or None; a hub id is left to ``build``."""
+    if "checkpoint" not in data:
+        return None
+    value = data["checkpoint"]
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"checkpoint: expected a folder or Hugging Face Hub id, got {type(value).__name__} {bounded_repr(value)}")
+    if "backbone_config" in data:
+        raise ConfigError("spec: give 'checkpoint' or 'backbone_config', not both: the checkpoint fixes the backbone config")
+    from ..checkpoints.folder import open_checkpoint
+
+    local = Path(value).expanduser()
+    if not local.exists() and (value.count("/") > 1 or value.startswith((".", "/", "~"))):  # a path, not an org/name id
+        raise ConfigError(f"checkpoint: the folder {value!r} does not exist; give a folder written by save_pretrained")
+    if not local.exists():
+        return None  # a hub id: build fetches it
+    try:
+        return open_checkpoint(local)
+    except ArchitError as exc:
+        raise _located("checkpoint", exc) from exc
+
+
 def check_spec(spec: Mapping[str, Any] | str | Path, *, host: Any = None) -> dict[str, Any]:
-    """The spec, read and validated without building anything; errors name their place in it."""
+    """The spec, read and validated without allocating anything; errors name their place in it.
+
+    Each part is validated in place, then the build and the rewrites run on the meta device, so everything
+    ``build_from_spec`` would raise on is raised here, except what needs a checkpoint's weights or, for a Hub id, its
+    config (the network)."""
     from ..registry.host import get_host
 
     host = host or get_host()
@@ -163,11 +309,21 @@ def check_spec(spec: Mapping[str, Any] | str | Path, *, host: Any = None) -> dic
         registration = host.backbone(backbone)
     except ArchitError as exc:
         raise ConfigError(f"backbone: {exc}") from exc
-    if "checkpoint" in data and "backbone_config" in data:
-        raise ConfigError("spec: give 'checkpoint' or 'backbone_config', not both: the checkpoint fixes the backbone config")
-    if "backbone_config" in data:
-        registration.obj.make_config(data["backbone_config"], tiny=bool(data.get("tiny")))  # errors say backbone_config.<field>
-    _heads(data, host)
+    if not isinstance(data.get("tiny", False), bool):
+        raise ConfigError(f"tiny: must be true or false, got {type(data['tiny']).__name__} {bounded_repr(data['tiny'])} (a quoted "
+                          "'false' is a string)")
+    folder = _checkpoint(data)
+    bconf = None
+    if "checkpoint" not in data:
+        try:  # errors say backbone_config.<field>
+            bconf = check_sizes(registration.obj.make_config(data.get("backbone_config"), tiny=data.get("tiny", False)))
+        except ArchitError:
+            raise
+        except config_errors() as exc:  # a transformers config class's own check of a value
+            ref = getattr(registration.obj, "config_class", None)  # a class, or "package.module:Class"
+            owner = getattr(ref, "__name__", None) or str(ref or "the config class").rpartition(":")[2]
+            raise as_config_error(exc, data.get("backbone_config") or {}, where="backbone_config", owner=owner) from exc
+    head, head_config, weights = _heads(data, host)
     rewrites = data.get("rewrites", [])
     if not isinstance(rewrites, list):
         raise ConfigError(f"rewrites: expected a list of rewrites, got {type(rewrites).__name__}")
@@ -181,11 +337,67 @@ def check_spec(spec: Mapping[str, Any] | str | Path, *, host: Any = None) -> dic
             raise
         except ArchitError as exc:
             raise ConfigError(f"{where}.rewrite: {exc}") from exc
+        _paths(f"{where}.targets", entry.get("targets"), empty=False)
+        _paths(f"{where}.trainable", entry.get("trainable"), empty=True)
     if "optimizer" in data:
         _optimizer_settings(data["optimizer"])
-    if "options" in data:
-        _keys("options", data["options"], sorted(_config_options()))
+    options = dict(_keys("options", data.get("options", {}), sorted(_config_options())))
+    _dry_run(data, host, registration, bconf, folder, (head, head_config, weights), options)
     return data
+
+
+def _dry_run(data: Mapping[str, Any], host: Any, b: Any, bconf: Any, folder: Any, heads: tuple[Any, Any, Any],
+             options: dict[str, Any]) -> None:
+    """``build_from_spec`` on the meta device, which allocates nothing: ``build``'s own checks (each head against the
+    backbone, the options, a checkpoint against the backbone and the head) and each rewrite's (its targets and
+    trainable prefixes, which need the model's module tree), located in the spec. Only the reading of a checkpoint's
+    weights is left to the real build; a Hub id's config is not fetched here."""
+    import torch
+
+    from ..model.build import build, head_part, plan_checkpoint
+    from ..parts.options import check_model_options
+
+    head, head_config, weights = heads
+    where = "head" if "head" in data else "heads"
+    if "checkpoint" in data and folder is None:
+        return  # a Hub id: its config would need the network
+    if folder is not None:
+        try:
+            part = head_part(head, head_config=head_config, loss_weights=weights).registered(host, folder)
+            plan_checkpoint(folder, b, part, False)
+        except ConfigError:
+            raise
+        except ArchitError as exc:
+            raise _located("checkpoint", exc) from exc
+        bconf = b.obj.config_from_dict(folder.config["backbone_config"] if folder.is_archit else folder.config)
+    check_model_options(options, where="options")  # the values, before transformers reads them
+    kwargs: dict[str, Any] = {**options, **({"loss_weights": weights} if weights is not None else {})}
+    with torch.device("meta"):
+        try:
+            model = build(data["backbone"], head, head_config=head_config, backbone_config=bconf, host=host, **kwargs)
+        except ConfigError as exc:
+            if str(exc).split(":", 1)[0] in options:  # build's own check of an option: located in the spec's options
+                raise _located("options", exc) from exc
+            raise
+        except ArchitError as exc:
+            raise _located(where, exc) from exc
+        single = model.config.head_config if model.config.heads is None else None
+        check_model_options(options, num_labels=(single or {}).get("num_labels"), where="options")  # and against the head
+        _rewrites(model, data, host)
+
+
+def _rewrites(model: Any, data: Mapping[str, Any], host: Any) -> Any:
+    """``model`` with the spec's rewrites applied in order; errors located at ``rewrites[i]``."""
+    from ..rewrites.rewrite import rewrite
+
+    for i, entry in enumerate(data.get("rewrites", [])):
+        entry = entry if isinstance(entry, Mapping) else {"rewrite": entry}
+        try:
+            model = rewrite(model, entry["rewrite"], targets=entry.get("targets"), trainable=entry.get("trainable"),
+                            host=host, **dict(entry.get("options") or {}))
+        except ArchitError as exc:
+            raise _located(f"rewrites[{i}]", exc) from exc
+    return model
 
 
 def _config_options() -> frozenset[str]:
@@ -201,7 +413,6 @@ def build_from_spec(spec: Mapping[str, Any] | str | Path, *, host: Any = None, *
     """
     from ..model.build import build
     from ..registry.host import get_host
-    from ..rewrites.rewrite import rewrite
 
     host = host or get_host()
     data = check_spec(spec, host=host)
@@ -211,33 +422,38 @@ def build_from_spec(spec: Mapping[str, Any] | str | Path, *, host: Any = None, *
         kwargs["loss_weights"] = weights
     model = build(
         data["backbone"], head, head_config=head_config, backbone_config=data.get("backbone_config"),
-        checkpoint=data.get("checkpoint"), tiny=bool(data.get("tiny")), host=host, **kwargs,
+        checkpoint=data.get("checkpoint"), tiny=data.get("tiny", False), host=host, **kwargs,
     )
-    for i, entry in enumerate(data.get("rewrites", [])):
-        entry = entry if isinstance(entry, Mapping) else {"rewrite": entry}
-        try:
-            model = rewrite(model, entry["rewrite"], targets=entry.get("targets"), trainable=entry.get("trainable"),
-                            host=host, **dict(entry.get("options") or {}))
-        except ArchitError as exc:
-            raise _located(f"rewrites[{i}]", exc) from exc
-    return model
+    return _rewrites(model, data, host)
 
 
 def _optimizer_settings(data: Any) -> dict[str, Any]:
     _keys("optimizer", data, _OPTIMIZER_KEYS)
     settings = {"type": "adamw", "lr": 5e-5, "weight_decay": 0.0, "lr_multipliers": {}, **data}
-    if settings["type"] not in OPTIMIZERS:
-        raise ConfigError(f"optimizer.type: {settings['type']!r} is not one of {', '.join(OPTIMIZERS)}")
-    for key in ("lr", "weight_decay"):
-        value = settings[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (key == "lr" and value == 0):
-            raise ConfigError(f"optimizer.{key}: must be a number {'> 0' if key == 'lr' else '>= 0'}, got {value!r}")
+    kind = settings["type"]
+    if not isinstance(kind, str) or kind not in OPTIMIZERS:
+        raise ConfigError(f"optimizer.type: {bounded_repr(kind)} is not one of {', '.join(OPTIMIZERS)}")
+    _number("optimizer.lr", settings["lr"], above=0)
+    _number("optimizer.weight_decay", settings["weight_decay"], at_least=0)
     multipliers = settings["lr_multipliers"]
     if not isinstance(multipliers, Mapping):
-        raise ConfigError(f"optimizer.lr_multipliers: expected {{module path prefix: factor}}, got {multipliers!r}")
+        raise ConfigError(f"optimizer.lr_multipliers: expected {{module path prefix: factor}}, got {bounded_repr(multipliers)}")
     for prefix, factor in multipliers.items():
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 0:
-            raise ConfigError(f"optimizer.lr_multipliers.{prefix}: must be a number > 0, got {factor!r}")
+        if not isinstance(prefix, str) or not prefix:
+            raise ConfigError(f"optimizer.lr_multipliers: keys are module path prefixes such as 'head', got {bounded_repr(prefix)}")
+        _number(f"optimizer.lr_multipliers.{prefix[:60]}", factor, above=0)
+    if "betas" in settings:
+        if kind == "sgd":
+            raise ConfigError("optimizer.betas: SGD takes no betas (Adam and AdamW do); drop them or use momentum")
+        betas = settings["betas"]
+        if not isinstance(betas, (list, tuple)) or len(betas) != 2:
+            raise ConfigError(f"optimizer.betas: expected two numbers in [0, 1), such as [0.9, 0.999], got {bounded_repr(betas)}")
+        for i, beta in enumerate(betas):
+            _number(f"optimizer.betas[{i}]", beta, at_least=0, below=1)
+    if "momentum" in settings:
+        if kind != "sgd":
+            raise ConfigError(f"optimizer.momentum: {OPTIMIZERS[kind]} takes no momentum (SGD does); use betas")
+        _number("optimizer.momentum", settings["momentum"], at_least=0)
     return settings
 
 
