@@ -243,11 +243,6 @@ def test_head_inputs_reach_the_head_without_column_removal(_host: archit_core.Pl
 
 
 @needs_accelerate
-@pytest.mark.xfail(
-    strict=True,
-    reason="Trainer keeps only the parameter names of ModelWithHead.forward (and label_names); a head's extra "
-    "inputs (HeadSpec.inputs) arrive through **kwargs, so remove_unused_columns=True (the default) drops them",
-)
 def test_head_inputs_survive_trainer_column_removal(_host: archit_core.PluginHost, tmp_path: Path) -> None:
     calls = _head_calls_with_trainer(_host, tmp_path, remove_unused_columns=True)
     assert calls and all("example_weight" in call for call in calls)

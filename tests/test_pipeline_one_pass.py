@@ -32,7 +32,7 @@ def folders(tmp_path):
 def reads(monkeypatch):
     """Counts of config.json reads, weight-file listings and tensors read by archit."""
     counts: collections.Counter = collections.Counter()
-    read_text, listing, tensors = Path.read_text, folder_module.weight_files, CheckpointFolder.read_state_dict
+    read_text, listing, tensors = Path.read_text, folder_module._weights, CheckpointFolder.read_state_dict
 
     def counting_read_text(self, *args, **kwargs):
         counts["config"] += self.name == "config.json"
@@ -48,7 +48,7 @@ def reads(monkeypatch):
         return state
 
     monkeypatch.setattr(Path, "read_text", counting_read_text)
-    monkeypatch.setattr(folder_module, "weight_files", counting_listing)
+    monkeypatch.setattr(folder_module, "_weights", counting_listing)  # what weight_files and CheckpointFolder list with
     monkeypatch.setattr(CheckpointFolder, "read_state_dict", counting_tensors)
     return counts
 

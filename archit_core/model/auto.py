@@ -1,8 +1,12 @@
-"""Registers ``ArchitConfig`` and ``ModelWithHead`` with transformers' Auto classes once transformers loads them,
-so ``AutoModel.from_pretrained`` reads archit checkpoints without ``import archit_core`` importing transformers."""
+"""Registers archit with transformers' Auto classes once transformers loads them, without ``import archit_core``
+importing transformers: ``ArchitConfig`` with ``AutoConfig``; with ``AutoModel`` a loader that gives an archit
+checkpoint's backbone (as ``AutoModel`` gives the base model of a ``*For*`` checkpoint); and with every
+``AutoModelFor<Task>`` an installed head is equivalent to, that head's model class (``ArchitForTokenClassification``),
+which refuses a checkpoint of another head."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import sys
 import warnings
@@ -11,6 +15,7 @@ from typing import Any
 
 CONFIG_MODULE = "transformers.models.auto.configuration_auto"
 MODEL_MODULE = "transformers.models.auto.modeling_auto"
+PIPELINES_MODULE = "transformers.pipelines"
 
 
 def _register_config() -> None:
@@ -25,12 +30,81 @@ def _register_model() -> None:
     from transformers.models.auto.modeling_auto import AutoModel
 
     from .config import ArchitConfig
-    from .modeling import ModelWithHead
+    from .modeling import CLASS_LISTENERS, ArchitModel
 
-    AutoModel.register(ArchitConfig, ModelWithHead, exist_ok=True)
+    AutoModel.register(ArchitConfig, ArchitModel, exist_ok=True)
+    if _announce not in CLASS_LISTENERS:
+        CLASS_LISTENERS.append(_announce)
+    register_heads()
 
 
-_CALLBACKS: dict[str, Callable[[], None]] = {CONFIG_MODULE: _register_config, MODEL_MODULE: _register_model}
+def register_heads(host: Any = None) -> dict[str, type]:
+    """Register the model class of every head of ``host`` (the current plugin host) that has a Hugging Face
+    equivalent with that equivalent's ``AutoModelFor<Task>``, and the pipelines heads declare; returns ``{auto class:
+    model class}``. Runs when transformers loads its Auto classes; a head's class made later registers itself."""
+    from ..registry.host import get_host
+    from .modeling import task_class_of
+
+    host = host or get_host()
+    done: dict[str, type] = {}
+    for name in host.registry.names("head"):
+        cls = task_class_of(name, host.registry.get("head", name).obj)  # announced: registered by _announce
+        if cls.auto_class:
+            done.setdefault(cls.auto_class, cls)
+    return done
+
+
+def _announce(head: str, spec: Any, cls: type) -> None:
+    """Register a head's new model class with its ``AutoModelFor<Task>`` and its pipelines with transformers."""
+    import transformers
+
+    from .config import ArchitConfig
+
+    auto = getattr(transformers, cls.auto_class, None) if cls.auto_class else None
+    if auto is not None and auto._model_mapping._extra_content.get(ArchitConfig) is None:
+        auto.register(ArchitConfig, cls, exist_ok=True)
+    loaded = getattr(sys.modules.get(PIPELINES_MODULE), "PIPELINE_REGISTRY", None) is not None  # not while it loads
+    if getattr(spec, "pipelines", None) and loaded:
+        from ..pipelines.registration import register_pipeline
+
+        for task, ref in spec.pipelines.items():
+            register_pipeline(task, ref, cls)
+
+
+def _register_pipelines() -> None:
+    """Register the pipelines of every head class made so far and of the current host's heads, and have transformers'
+    registry retry them on an unknown task: a pipeline module that is itself importing ``transformers.pipelines``
+    (the first import of it) cannot be registered yet, and a later host may hold other heads."""
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    check = PIPELINE_REGISTRY.check_task
+    if not getattr(check, "archit_retries", False):
+
+        def check_task(task: str) -> Any:
+            try:
+                return check(task)
+            except KeyError:  # transformers' "Unknown task": perhaps a head's, not registered yet
+                _register_known_pipelines()
+                return check(task)
+
+        check_task.archit_retries = True  # type: ignore[attr-defined]
+        PIPELINE_REGISTRY.check_task = check_task
+    _register_known_pipelines()
+
+
+def _register_known_pipelines() -> None:
+    from ..pipelines.registration import register_pipeline, register_pipelines
+    from .modeling import ANNOUNCED
+
+    with contextlib.suppress(ImportError, AttributeError):  # a pipeline module mid-import: retried on first use
+        for (_head, cls), spec in list(ANNOUNCED.items()):  # classes made before transformers loaded its pipelines
+            for task, ref in (getattr(spec, "pipelines", None) or {}).items():
+                register_pipeline(task, ref, cls)
+        register_pipelines()
+
+
+_CALLBACKS: dict[str, Callable[[], None]] = {CONFIG_MODULE: _register_config, MODEL_MODULE: _register_model,
+                                             PIPELINES_MODULE: _register_pipelines}
 
 
 def _run(callback: Callable[[], None]) -> None:

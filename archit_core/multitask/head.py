@@ -44,6 +44,11 @@ class MultiTaskOutput(ModelOutput):
     hidden_states: tuple[torch.Tensor, ...] | None = None
 
 
+def _distributed() -> bool:
+    """Whether this process is one of several in a ``torch.distributed`` group (where DDP needs every parameter used)."""
+    return torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1
+
+
 class MultiTaskHead(Head):
     """Holds each task's head in ``heads`` (a ``ModuleDict``) and runs them all on the same backbone output."""
 
@@ -120,7 +125,16 @@ class MultiTaskHead(Head):
         loss = None
         if losses:
             loss = sum(self.config.loss_weights[task] * value for task, value in losses.items())
+            if len(losses) < len(self.heads) and self.training and torch.is_grad_enabled() and _distributed():
+                loss = loss + self._idle_term(losses)
         return HeadOutput(logits=logits, loss=loss, outputs={"losses": losses or None})
+
+    def _idle_term(self, losses: Mapping[str, Any]) -> torch.Tensor:
+        """Zero times every trainable parameter of the heads whose tasks got no labels: under distributed data
+        parallel training every parameter then takes part in the backward pass (with a zero gradient, what
+        ``find_unused_parameters=True`` would report), so batches may label one task at a time with DDP's defaults."""
+        idle = [p for task, head in self.heads.items() if task not in losses for p in head.parameters() if p.requires_grad]
+        return sum(p.sum() for p in idle) * 0.0 if idle else torch.zeros(())
 
     @classmethod
     def _each(cls, method: str, config: MultiTaskConfig, batch_size: int, seq_len: int, *, generator: Any,

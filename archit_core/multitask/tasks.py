@@ -66,6 +66,11 @@ class MultiTaskSpec:
         return tuple(dict.fromkeys(name for spec in self.specs.values() for name in spec.inputs))
 
     @property
+    def label_names(self) -> tuple[str, ...]:
+        """``<task>_labels`` for each task: the label columns the Trainer finds (``labels`` takes a dict)."""
+        return tuple(t + LABELS_SUFFIX for t in self.tasks)
+
+    @property
     def optional_inputs(self) -> tuple[str, ...]:
         names = [name for spec in self.specs.values() for name in getattr(spec, "optional_inputs", ())]
         return tuple(dict.fromkeys([*names, *(t + LABELS_SUFFIX for t in self.tasks)]))

@@ -47,7 +47,8 @@ def assert_resizes_token_embeddings(model: Any, new_num_tokens: int, tmp_path: P
         out = model(input_ids=ids, labels=ids)
     assert torch.isfinite(out.loss)
     model.save_pretrained(tmp_path)
-    for loaded in (archit_core.load(tmp_path), transformers.AutoModel.from_pretrained(tmp_path)):
+    auto = getattr(transformers, type(model).auto_class)  # AutoModelForMaskedLM, AutoModelForCausalLM
+    for loaded in (archit_core.load(tmp_path), auto.from_pretrained(tmp_path)):
         assert (loaded.get_output_embeddings().weight is loaded.get_input_embeddings().weight) == tied
         with torch.no_grad():
             torch.testing.assert_close(loaded.eval()(input_ids=ids).logits, out.logits)

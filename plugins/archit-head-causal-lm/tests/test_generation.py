@@ -25,10 +25,10 @@ def prompt() -> torch.Tensor:
 
 
 def test_causal_model_generates_and_others_do_not(gpt2_model) -> None:
-    assert type(gpt2_model) is GenerativeModelWithHead and isinstance(gpt2_model, transformers.GenerationMixin)
+    assert isinstance(gpt2_model, GenerativeModelWithHead) and isinstance(gpt2_model, transformers.GenerationMixin)
     assert gpt2_model.can_generate() and gpt2_model.generation_config.eos_token_id == 999  # the backbone's
     classifier = archit_core.build("gpt2", "token-classification", tiny=True)
-    assert type(classifier) is ModelWithHead and not isinstance(classifier, transformers.GenerationMixin)
+    assert isinstance(classifier, ModelWithHead) and not isinstance(classifier, transformers.GenerationMixin)
     assert not classifier.can_generate()
 
 
@@ -36,8 +36,8 @@ def test_generation_survives_save_and_load(gpt2_model, tmp_path) -> None:
     options = {"max_new_tokens": 4, "do_sample": False, "pad_token_id": 0}
     expected = gpt2_model.generate(prompt(), **options)
     gpt2_model.save_pretrained(tmp_path / "m")
-    for loaded in (archit_core.load(tmp_path / "m"), transformers.AutoModel.from_pretrained(tmp_path / "m")):
-        assert type(loaded) is GenerativeModelWithHead
+    for loaded in (archit_core.load(tmp_path / "m"), transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "m")):
+        assert type(loaded) is type(gpt2_model) and isinstance(loaded, GenerativeModelWithHead)
         assert loaded.head.decoder.weight is loaded.backbone.get_input_embeddings().weight
         assert torch.equal(loaded.eval().generate(prompt(), **options), expected)
 

@@ -43,6 +43,7 @@ def provide_head(registry):
             module="archit_head_depparse.head:DependencyParsingHead",
             config_class=DependencyParsingConfig,
             inputs=("word_ids", "word_spans", "relation_labels"),
+            pipelines={"dependency-parsing": "archit_head_depparse.pipeline:DependencyParsingPipeline"},
             description="biaffine dependency parser: arc and relation scores over words; labels = gold heads "
                         "(0 = root), relation_labels = gold relations; decode with Chu-Liu/Edmonds or Eisner",
         ),

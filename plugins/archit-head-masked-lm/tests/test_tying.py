@@ -63,8 +63,8 @@ def test_ties_survive_save_and_load(model, tmp_path) -> None:
     assert "head.decoder.weight" not in saved and "backbone.embeddings.word_embeddings.weight" in saved
     with torch.no_grad():
         expected = model(input_ids=ids()).logits
-    for loaded in (archit_core.load(tmp_path / "m"), transformers.AutoModel.from_pretrained(tmp_path / "m")):
-        assert type(loaded).__name__ == "ModelWithHead"
+    for loaded in (archit_core.load(tmp_path / "m"), transformers.AutoModelForMaskedLM.from_pretrained(tmp_path / "m")):
+        assert type(loaded).__name__ == "ArchitForMaskedLM"
         assert_tied(loaded)
         assert loaded.loading_report.complete if hasattr(loaded, "loading_report") else True
         with torch.no_grad():

@@ -30,8 +30,8 @@ class QuestionAnsweringConfig(HeadConfig):
 def provide_head(registry):
     registry.add_head("question-answering", HeadSpec(
         module="archit_head_question_answering.head:QuestionAnsweringHead",
-        config_class=QuestionAnsweringConfig,
-        optional_inputs=("start_positions", "end_positions"),
+        config_class=QuestionAnsweringConfig, pipelines={"extractive-question-answering": "archit_core:SpanPipeline"},
+        optional_inputs=("start_positions", "end_positions"), label_names=("start_positions", "end_positions"),
         hf_layout=HFLayout(auto_class="AutoModelForQuestionAnswering", keys={"qa_outputs.": "qa_outputs."},
                            config={"answerability": False},
                            dropout_field=None),  # *ForQuestionAnswering apply no dropout before qa_outputs
