@@ -153,9 +153,10 @@ def test_importing_the_old_build_module_keeps_archit_core_build_callable() -> No
 
     code = ("import warnings; warnings.simplefilter('ignore'); import archit_core, archit_core.build; "
             "from archit_core.build import load; "
-            "m = archit_core.build('bert', 'token-classification', tiny=True); print(type(m).__name__, load is archit_core.load)")
+            "m = archit_core.build('bert', 'token-classification', tiny=True); "
+            "print(type(m).__name__, isinstance(m, archit_core.ModelWithHead), load is archit_core.load)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert out.stdout.split() == ["ModelWithHead", "True"]
+    assert out.stdout.split() == ["ArchitForTokenClassification", "True", "True"]
 
 
 def test_the_tree_is_clean_under_ruff() -> None:

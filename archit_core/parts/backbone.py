@@ -16,7 +16,7 @@ import attrs
 from .._imports import resolve
 from ..errors import ConfigError
 from . import fields
-from .configs import config_fields, did_you_mean
+from .configs import config_fields, construct_config, did_you_mean
 from .deprecation import renamed_field
 from .head import HFLayout
 
@@ -198,10 +198,7 @@ class TransformersBackbone(Backbone):
             if key not in known:
                 raise ConfigError(f"backbone_config.{key}: {cls.__name__} has no field {key!r}{did_you_mean(key, known)}")
         values = {**self.defaults, **(self.tiny_overrides() if tiny else {}), **overrides}
-        try:
-            return cls(**values)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"backbone_config: {cls.__name__} rejected {values}: {exc}") from exc
+        return construct_config(cls, values)
 
     def config_from_dict(self, data: Mapping[str, Any]) -> Any:
         return self._config_cls().from_dict(dict(data))

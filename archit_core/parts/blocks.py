@@ -134,6 +134,11 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor, problem_type
     num_labels, labels = logits.size(-1), labels.to(logits.device)
     problem_type = problem_type or problem_type_of(num_labels, labels)
     if problem_type == "single_label_classification":
+        if labels.numel() != logits.numel() // max(num_labels, 1):  # (batch, 1) for (batch, C) passes, as in transformers
+            raise ArchitError(
+                f"labels: shape {tuple(labels.shape)} does not fit the logits {tuple(logits.shape)}: single-label "
+                f"classification takes one class index per prediction, shape {tuple(logits.shape[:-1])}"
+            )
         return nn.functional.cross_entropy(logits.reshape(-1, num_labels), labels.reshape(-1), ignore_index=IGNORE_INDEX)
     labels = labels.to(logits.dtype)
     if num_labels == 1 and labels.shape == logits.shape[:-1]:

@@ -8,7 +8,8 @@ from typing import Any
 import attrs
 
 from .._imports import resolve
-from .configs import activation_name, flag, one_of, positive, probability
+from ..errors import PluginError, bounded_repr
+from .configs import activation_name, flag, label_count, one_of, probability
 from .deprecation import renamed_field
 
 #: The ways ``archit_core.pool_sequence`` turns token states into one vector per sequence.
@@ -41,7 +42,7 @@ class ClassifierConfig(HeadConfig):
     """Base of the configs of heads that score ``num_labels`` classes: ``num_labels`` (default 2) and ``dropout``
     before the classifier (None: the backbone's classifier dropout)."""
 
-    num_labels: int = attrs.field(default=2, validator=positive)
+    num_labels: int = attrs.field(default=2, validator=label_count)
     dropout: float | None = attrs.field(default=None, validator=probability)
 
 
@@ -53,7 +54,13 @@ class HFLayout:
     ``config`` gives the head-config values that make the archit head compute what Hugging Face's does;
     ``config_fields`` are fields shared by name between the head config and the Hugging Face config;
     ``dropout_field`` is the Hugging Face config field holding the dropout its head applies (where the head
-    config's ``dropout`` is exported), None when the Hugging Face head applies no dropout (question answering).
+    config's ``dropout`` is exported), None when the Hugging Face head applies no dropout (question answering);
+    ``unused_keys`` are keys of the Hugging Face class that the archit model has no weights for and its outputs do
+    not read (the base-model pooler BigBird's classifier keeps): import ignores them, export leaves them at Hugging
+    Face's initialisation; ``base_prefix`` is the Hugging Face class's base-model prefix where it is not the
+    backbone's checkpoint prefix (``LlamaForQuestionAnswering`` keeps its ``LlamaModel`` as ``transformer``). A
+    ``config`` value that is a callable reads the Hugging Face config (``attrgetter(field)``: that field of each
+    checkpoint's config), so a layout names the field rather than a value.
     """
 
     auto_class: str
@@ -61,6 +68,8 @@ class HFLayout:
     config: Mapping[str, Any] = attrs.field(factory=dict)
     config_fields: tuple[str, ...] = ()
     dropout_field: str | None = "classifier_dropout"
+    unused_keys: tuple[str, ...] = ()
+    base_prefix: str | None = None
 
     @classmethod
     def variants(cls, auto_class: str, *configs: Mapping[str, Any], **common: Any) -> tuple[HFLayout, ...]:
@@ -93,6 +102,13 @@ class HeadSpec:
     #: family's task class matches (``archit_core.generic.layouts.infer_head_layout``).
     hf_layouts: tuple[HFLayout, ...] = ()
     description: str = ""
+    #: The forward keywords the Hugging Face Trainer should take for this head's labels, when not ``labels`` (question
+    #: answering: ``("start_positions", "end_positions")``, as ``*ForQuestionAnswering``): the model's ``forward``
+    #: signature then leaves ``labels`` out (it is still accepted), so the Trainer finds these and only these.
+    label_names: tuple[str, ...] = ()
+    #: Pipeline tasks this head serves, ``{task: "package.module:PipelineClass"}`` (a ``transformers.Pipeline``, e.g.
+    #: a subclass of ``archit_core.pipelines.WordPipeline``): ``transformers.pipeline(task, model=...)`` then works.
+    pipelines: Mapping[str, str] = attrs.field(factory=dict)
 
     def module_class(self) -> type:
         """The head's ``nn.Module`` class (imports it)."""
@@ -145,6 +161,19 @@ class SequencePoolingConfig(HeadConfig):
 
 
 def needs_of(config: Any) -> frozenset[str]:
-    """The capabilities a head config declares it needs."""
+    """The capabilities a head config declares it needs; a ``needs()`` that does not return a set of capability names
+    (a plugin's mistake, such as returning the string ``"token_states"``) is a :class:`PluginError` naming the class."""
     needs: Callable[[], Any] | None = getattr(config, "needs", None)
-    return frozenset(needs()) if needs else frozenset({"token_states"})
+    if needs is None:
+        return frozenset({"token_states"})
+    where = f"{type(config).__module__}.{type(config).__qualname__}.needs()"
+    try:
+        found = needs()
+    except Exception as exc:
+        raise PluginError(f"{where} raised {type(exc).__name__}: {exc}; a head config's needs() must return a set of capability names") from exc
+    if isinstance(found, (str, bytes)) or not isinstance(found, (set, frozenset, list, tuple)) or not all(isinstance(n, str) for n in found):
+        raise PluginError(
+            f"{where} must return a set of capability names such as frozenset({{'token_states'}}), got {bounded_repr(found)}; "
+            "fix the head plugin that defines it"
+        )
+    return frozenset(found)
