@@ -10,15 +10,18 @@
   as ``input_ids`` with ``word_ids``, supar as its ``[batch, 1 + words, fix_len]`` subword tensor with [CLS] as the
   root word. The step: forward, loss, ``backward()``, gradients freed.
 - Interleaved rounds (order rotating), one warm-up, medians; ratio peer / archit (above 1: archit faster).
-- adapters (1.3.0, the newest) is tried too; it needs an older transformers and huggingface_hub, and the table says
-  when it does not import.
+- adapters (1.3.0, the newest) pins transformers 4.57, so its ``BiaffineParsingHead`` (biaffine scorers straight on
+  the backbone states, no MLPs; mean-pooled subwords, [CLS] as the root) runs in its own interpreter
+  (``--adapters-python``, see _adapters_peer.py), driven step by step over a pipe, interleaved with the others.
 
     python benchmarks/bench_parser_step.py [--rounds 9] [--threads 1] [--device cpu] [--quick] [--no-doc]
+        [--adapters-python /path/to/venv/bin/python]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -35,6 +38,7 @@ from _common import (
 )
 
 RELATIONS, ARC, REL = 37, 500, 100
+PEER_VERSIONS: dict[str, str] = {}  # peers that run in another interpreter: their versions, for the table
 
 
 def backbone_folder() -> Path:
@@ -105,10 +109,38 @@ def supar_step(batch: dict[str, torch.Tensor], device: str):
     return model, run
 
 
-def adapters_step(batch: dict[str, torch.Tensor], device: str):
-    from adapters.heads import BiaffineParsingHead  # noqa: F401 - raises on transformers 5 (see the table)
+def adapters_step(batch: dict[str, torch.Tensor], device: str, python: str | None, threads: int):
+    """adapters' parser in its own interpreter (``--adapters-python``: a venv with adapters and transformers 4.57),
+    driven one step at a time over a pipe; the pipe's round trip is well under a millisecond."""
+    if not python:
+        raise RuntimeError("adapters pins transformers 4.57: give --adapters-python, a venv's python with adapters")
+    import atexit
+    import subprocess
+    import tempfile
 
-    raise NotImplementedError("adapters imported: wire its BiaffineParsingHead here")
+    batch_file = Path(tempfile.mkdtemp()) / "batch.pt"
+    torch.save({k: v.cpu() for k, v in batch.items()}, batch_file)
+    peer = subprocess.Popen([python, str(Path(__file__).with_name("_adapters_peer.py")), str(backbone_folder()),
+                             str(batch_file), str(RELATIONS), str(threads), device],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    atexit.register(peer.kill)
+    count, _, versions = peer.stdout.readline().strip().partition(" ")
+    if not count.isdigit():
+        raise RuntimeError(f"the adapters peer did not start (exit {peer.wait()})")
+    parameters = int(count)
+    PEER_VERSIONS["adapters"] = versions
+
+    class Sized(torch.nn.Module):  # the parameter count the table prints
+        def parameters(self, recurse: bool = True):
+            return iter([torch.empty(parameters)])
+
+    def run() -> None:
+        peer.stdin.write("step\n")
+        peer.stdin.flush()
+        if peer.stdout.readline().strip() != "done":
+            raise RuntimeError("the adapters peer stopped")
+
+    return Sized(), run
 
 
 def report(args: argparse.Namespace) -> str:
@@ -116,7 +148,9 @@ def report(args: argparse.Namespace) -> str:
     batch = {k: v.to(args.device) for k, v in make_batch(args.sentences, args.words).items()}
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     runs, sizes, missing = {}, {}, {}
-    for name, make in (("archit", archit_step), ("supar", supar_step), ("adapters", adapters_step)):
+    peers = {"archit": archit_step, "supar": supar_step,
+             "adapters": lambda b, d: adapters_step(b, d, args.adapters_python, args.threads)}
+    for name, make in peers.items():
         try:
             model, runs[name] = make(batch, args.device)
             sizes[name] = sum(p.numel() for p in model.parameters())
@@ -134,7 +168,8 @@ def report(args: argparse.Namespace) -> str:
     return (
         f"Machine: {machine()}; device {args.device}, torch threads: {args.threads}. all-MiniLM-L6-v2 backbone, "
         f"{args.sentences} sentences x {args.words} words, training steps; {args.rounds} interleaved rounds after one "
-        f"warm-up, medians. Load average before {load_before}, after {load_average()}.\n\n"
+        f"warm-up, medians. Load average before {load_before}, after {load_average()}."
+        + "".join(f" {name} runs in its own interpreter ({v})." for name, v in PEER_VERSIONS.items()) + "\n\n"
         + table(["parser", "step ms", "parameters", "peer / archit (medians)", "peer / archit (per round)"], rows)
         + "".join(f"\n\narchit's training step takes {abs(100 * (1 - t['archit'] / t[name])):.1f}% "
                   f"{'less' if t['archit'] <= t[name] else 'more'} time than {name}'s." for name in runs if name != "archit")
@@ -146,6 +181,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = bench_parser(__doc__, rounds=9, quick="4 sentences, 2 rounds: a check that everything runs")
     parser.add_argument("--sentences", type=int, default=32)
     parser.add_argument("--words", type=int, default=20)
+    parser.add_argument("--adapters-python", default=os.environ.get("ARCHIT_ADAPTERS_PYTHON"),
+                        help="python of a venv with adapters 1.3 (it pins transformers 4.57); default $ARCHIT_ADAPTERS_PYTHON")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.sentences, args.words = 2, 4, 8
