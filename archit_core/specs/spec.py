@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -202,10 +202,8 @@ def _join(where: str, key: Any) -> str:
 
 
 def _located(where: str, exc: ArchitError) -> ConfigError:
-    """``exc`` as a ConfigError at ``where`` in the spec (``where.field`` when ``exc`` names a field first)."""
-    text = str(exc)
-    field = text.split(":", 1)[0]
-    return ConfigError(f"{where}.{text}" if field.isidentifier() and where == "options" else f"{where}: {text}")
+    """``exc`` as a ConfigError at ``where`` in the spec."""
+    return ConfigError(f"{where}: {exc}")
 
 
 def _name(where: str, value: Any) -> str:
@@ -302,6 +300,15 @@ def check_spec(spec: Mapping[str, Any] | str | Path, *, host: Any = None) -> dic
     from ..registry.host import get_host
 
     host = host or get_host()
+    data, parts = _checked(spec, host)
+    _dry_run(data, host, *parts)
+    return data
+
+
+def _checked(spec: Mapping[str, Any] | str | Path, host: Any) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    """The spec read and each of its parts validated in place (no model built), with what ``check_spec``'s dry run
+    and ``build_from_spec`` go on from: the backbone registration, its config (None with a checkpoint), the opened
+    checkpoint folder, the heads and the options."""
     data = read_spec(spec)
     _keys("", data, SPEC_KEYS, required=("backbone",))
     backbone = _name("backbone", data["backbone"])
@@ -342,8 +349,7 @@ def check_spec(spec: Mapping[str, Any] | str | Path, *, host: Any = None) -> dic
     if "optimizer" in data:
         _optimizer_settings(data["optimizer"])
     options = dict(_keys("options", data.get("options", {}), sorted(_config_options())))
-    _dry_run(data, host, registration, bconf, folder, (head, head_config, weights), options)
-    return data
+    return data, (registration, bconf, folder, (head, head_config, weights), options)
 
 
 def _dry_run(data: Mapping[str, Any], host: Any, b: Any, bconf: Any, folder: Any, heads: tuple[Any, Any, Any],
@@ -354,36 +360,45 @@ def _dry_run(data: Mapping[str, Any], host: Any, b: Any, bconf: Any, folder: Any
     weights is left to the real build; a Hub id's config is not fetched here."""
     import torch
 
-    from ..model.build import build, head_part, plan_checkpoint
-    from ..parts.options import check_model_options
+    from ..model.build import build
 
     head, head_config, weights = heads
-    where = "head" if "head" in data else "heads"
     if "checkpoint" in data and folder is None:
         return  # a Hub id: its config would need the network
     if folder is not None:
-        try:
-            part = head_part(head, head_config=head_config, loss_weights=weights).registered(host, folder)
-            plan_checkpoint(folder, b, part, False)
-        except ConfigError:
-            raise
-        except ArchitError as exc:
-            raise _located("checkpoint", exc) from exc
+        _plan(host, b, folder, heads)
         bconf = b.obj.config_from_dict(folder.config["backbone_config"] if folder.is_archit else folder.config)
-    check_model_options(options, where="options")  # the values, before transformers reads them
     kwargs: dict[str, Any] = {**options, **({"loss_weights": weights} if weights is not None else {})}
     with torch.device("meta"):
-        try:
-            model = build(data["backbone"], head, head_config=head_config, backbone_config=bconf, host=host, **kwargs)
-        except ConfigError as exc:
-            if str(exc).split(":", 1)[0] in options:  # build's own check of an option: located in the spec's options
-                raise _located("options", exc) from exc
-            raise
-        except ArchitError as exc:
-            raise _located(where, exc) from exc
-        single = model.config.head_config if model.config.heads is None else None
-        check_model_options(options, num_labels=(single or {}).get("num_labels"), where="options")  # and against the head
+        model = _located_build(data, options, lambda: build(data["backbone"], head, head_config=head_config,
+                                                            backbone_config=bconf, host=host, **kwargs))
         _rewrites(model, data, host)
+
+
+def _plan(host: Any, b: Any, folder: Any, heads: tuple[Any, Any, Any]) -> None:
+    """The checkpoint's plan for the spec's heads (no weights read); its refusals located at ``checkpoint``."""
+    from ..model.build import head_part, plan_checkpoint
+
+    head, head_config, weights = heads
+    try:
+        plan_checkpoint(folder, b, head_part(head, head_config=head_config, loss_weights=weights).registered(host, folder), False)
+    except ConfigError:
+        raise
+    except ArchitError as exc:
+        raise _located("checkpoint", exc) from exc
+
+
+def _located_build(data: Mapping[str, Any], options: Mapping[str, Any], make: Callable[[], Any]) -> Any:
+    """``make()`` (a ``build`` call), its errors located in the spec: an option's at ``options``, the rest at the
+    heads."""
+    try:
+        return make()
+    except ConfigError as exc:  # build checks the options against the head (check_model_options): locate them
+        if str(exc).split(":", 1)[0].split(".", 1)[0] in options:
+            raise ConfigError(f"options.{exc}") from exc
+        raise
+    except ArchitError as exc:
+        raise _located("head" if "head" in data else "heads", exc) from exc
 
 
 def _rewrites(model: Any, data: Mapping[str, Any], host: Any) -> Any:
@@ -415,15 +430,15 @@ def build_from_spec(spec: Mapping[str, Any] | str | Path, *, host: Any = None, *
     from ..registry.host import get_host
 
     host = host or get_host()
-    data = check_spec(spec, host=host)
-    head, head_config, weights = _heads(data, host)
-    kwargs: dict[str, Any] = {**dict(data.get("options") or {}), **build_kwargs}
-    if weights is not None:
-        kwargs["loss_weights"] = weights
-    model = build(
+    data, (b, _, folder, heads, options) = _checked(spec, host)  # validated, but no dry run: the real build is located
+    head, head_config, weights = heads
+    if folder is not None:
+        _plan(host, b, folder, heads)
+    kwargs: dict[str, Any] = {**options, **build_kwargs, **({"loss_weights": weights} if weights is not None else {})}
+    model = _located_build(data, options, lambda: build(
         data["backbone"], head, head_config=head_config, backbone_config=data.get("backbone_config"),
-        checkpoint=data.get("checkpoint"), tiny=data.get("tiny", False), host=host, **kwargs,
-    )
+        checkpoint=folder if folder is not None else data.get("checkpoint"), tiny=data.get("tiny", False), host=host,
+        **kwargs))
     return _rewrites(model, data, host)
 
 
