@@ -107,8 +107,8 @@ def from_pretrained(
     """
     folder = open_checkpoint(path)
     path = folder.path
-    if isinstance(key_mapping, KeyMap):
-        key_mapping = key_mapping.transformers_mapping()
+    renames = key_mapping if isinstance(key_mapping, KeyMap) else KeyMap.of(patterns=key_mapping)
+    key_mapping = renames.transformers_mapping()
     skipped: list[str] = []
     if skip_prefix is not None:
         kwargs["state_dict"], skipped = folder.read_state_dict_without(skip_prefix)
@@ -133,7 +133,7 @@ def from_pretrained(
         ) from exc
     except (RuntimeError, ValueError, OSError) as exc:
         if "ignore_mismatched_sizes" in str(exc):
-            raise CheckpointError(_size_mismatch_message(cls, config, folder, key_mapping)) from exc
+            raise CheckpointError(_size_mismatch_message(cls, config, folder, renames)) from exc
         raise CheckpointError(f"could not load {str(path)!r}: {exc}") from exc
     model.__dict__.pop("_weight_conversions", None)  # save in archit's layout, not the checkpoint's
     initialised = _initialised(model, info.get("missing_keys") or ())
@@ -200,11 +200,15 @@ def constructor_values(model: Any, module: Any, owner: Any, names: Iterable[str]
     path = next((name for name, m in part.named_modules() if m is module), None)
     if path is None:
         raise CheckpointError(f"cannot initialise {type(module).__qualname__}: it is in neither the head nor the backbone")
-    with torch.device("cpu"):
-        if owner is not None:
-            reference = type(owner)(owner.config, owner.backbone_facts)
-        else:
-            reference = model.backbone_spec.build(model.config.backbone_config, needs_of(model.head.config))
+    built = model.__dict__.setdefault("_archit_references", {})  # one CPU rebuild per part and load
+    reference = built.get(id(part))
+    if reference is None:
+        with torch.device("cpu"):
+            if owner is not None:
+                reference = type(owner)(owner.config, owner.backbone_facts)
+            else:
+                reference = model.backbone_spec.build(model.config.backbone_config, needs_of(model.head.config))
+        built[id(part)] = reference
     source = reference.get_submodule(path)
     with torch.no_grad():
         for name in names:
@@ -220,11 +224,9 @@ def _initialised(model: Any, missing: Iterable[str]) -> dict[str, str]:
     return {key: how.get(key, BACKBONE_INIT) for key in sorted(missing)}
 
 
-def _size_mismatch_message(cls: Any, config: Any, folder: CheckpointFolder, key_mapping: Mapping[str, str] | None) -> str:
+def _size_mismatch_message(cls: Any, config: Any, folder: CheckpointFolder, renames: KeyMap) -> str:
     """What transformers' "look at the above report" (silenced here) would have said: the tensors whose shapes
     differ, the checkpoint's against the model's (built on the meta device), and what to do."""
-    import re
-
     import torch
 
     from .inspection import tensor_info
@@ -233,8 +235,7 @@ def _size_mismatch_message(cls: Any, config: Any, folder: CheckpointFolder, key_
         expected = {k: list(v.shape) for k, v in cls(config).state_dict().items()}
     found = []
     for key, (_, shape) in tensor_info(folder).items():
-        for pattern, replacement in (key_mapping or {}).items():
-            key = re.sub(pattern, replacement, key)
+        key = renames.rename(key) or key
         if key in expected and expected[key] != shape:
             found.append(f"{key}: checkpoint {tuple(shape)}, model {tuple(expected[key])}")
     listed = "; ".join(found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
