@@ -64,11 +64,10 @@ def _announce(head: str, spec: Any, cls: type) -> None:
     if auto is not None and auto._model_mapping._extra_content.get(ArchitConfig) is None:
         auto.register(ArchitConfig, cls, exist_ok=True)
     loaded = getattr(sys.modules.get(PIPELINES_MODULE), "PIPELINE_REGISTRY", None) is not None  # not while it loads
-    if getattr(spec, "pipelines", None) and loaded:
-        from ..pipelines.registration import register_pipeline
+    if loaded:
+        from ..pipelines.registration import register_spec_pipelines
 
-        for task, ref in spec.pipelines.items():
-            register_pipeline(task, ref, cls)
+        register_spec_pipelines(spec, cls)
 
 
 def _register_pipelines() -> None:
@@ -93,13 +92,9 @@ def _register_pipelines() -> None:
 
 
 def _register_known_pipelines() -> None:
-    from ..pipelines.registration import register_pipeline, register_pipelines
-    from .modeling import ANNOUNCED
+    from ..pipelines.registration import register_pipelines
 
     with contextlib.suppress(ImportError, AttributeError):  # a pipeline module mid-import: retried on first use
-        for (_head, cls), spec in list(ANNOUNCED.items()):  # classes made before transformers loaded its pipelines
-            for task, ref in (getattr(spec, "pipelines", None) or {}).items():
-                register_pipeline(task, ref, cls)
         register_pipelines()
 
 

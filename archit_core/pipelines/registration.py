@@ -11,18 +11,23 @@ from ..registry.host import get_host
 
 
 def register_pipelines(host: Any = None) -> dict[str, type]:
-    """Register every pipeline task the heads of ``host`` (the current plugin host) declare, each loading models
-    with its head's model class; returns ``{task: pipeline class}``. Call it again after installing a plugin in a
-    running process."""
-    from ..model.modeling import task_class_of
+    """Register every pipeline task the heads of ``host`` (the current plugin host) and every head class made so
+    far declare, each loading models with its head's model class; returns ``{task: pipeline class}``. Call it again
+    after installing a plugin in a running process."""
+    from ..model.modeling import ANNOUNCED, task_class_of
 
     host = host or get_host()
-    done: dict[str, type] = {}
     for name in host.registry.names("head"):
-        spec = host.registry.get("head", name).obj
-        for task, ref in (getattr(spec, "pipelines", None) or {}).items():
-            done[task] = register_pipeline(task, ref, task_class_of(name, spec))
+        task_class_of(name, host.registry.get("head", name).obj)  # makes (and announces) the head's model class
+    done: dict[str, type] = {}
+    for (_head, cls), spec in list(ANNOUNCED.items()):
+        done |= register_spec_pipelines(spec, cls)
     return done
+
+
+def register_spec_pipelines(spec: Any, model_class: type) -> dict[str, type]:
+    """Register the pipeline tasks one head's spec declares (``HeadSpec.pipelines``), each loading ``model_class``."""
+    return {task: register_pipeline(task, ref, model_class) for task, ref in (getattr(spec, "pipelines", None) or {}).items()}
 
 
 def register_pipeline(task: str, ref: str | type, model_class: type) -> type:
