@@ -28,7 +28,8 @@ def lazy_exports(package: str, table: Mapping[str, str], namespace: dict[str, An
 
 def lazy_attributes(package: str, table: Mapping[str, str]) -> Callable[[str], Any]:
     """A module ``__getattr__`` for a plugin package: each name in ``table`` is the object a ``"module:attr"``
-    reference names, imported on first use, so plugin discovery (which imports the package) imports no torch.
+    reference names, imported on first use, so plugin discovery (which imports the package) imports no torch. Unlike
+    :func:`lazy_exports` it gives no ``__dir__``: pluggy reads every name ``dir(plugin)`` lists, which would import them.
     ``__getattr__ = lazy_attributes(__name__, {"best_spans": "archit_core.parts.spans:best_spans"})``."""
 
     def __getattr__(name: str) -> Any:

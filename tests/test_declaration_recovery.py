@@ -473,7 +473,6 @@ def _forged(declaration: Declaration, old: str, new: str) -> Declaration:
 
 def test_a_private_dropout_probability_is_declared_and_a_wrong_one_fails_verification():
     model = tiny()
-    model.roberta.encoder.layer[1].output.dense = PrivateDropout(16, p=0.9)  # the layer keeps its own dense
     model.roberta.encoder.layer[1].output.dense = nn.Sequential(nn.Linear(32, 16), PrivateDropout(16, p=0.9))
     declaration = declare(model)
     assert "PrivateDropout(config.hidden_size, p=0.9)" in declaration.code

@@ -364,7 +364,7 @@ def task_class(name: str, inputs: tuple[str, ...] = (), *, generative: bool = Fa
                + (f"; what ``transformers.{auto_class}`` loads from an archit checkpoint of such a head." if auto_class else "."))
         cls = _CLASSES[key] = type(name, (base,), {
             "forward": _forward_naming(inputs, labels), "__module__": __name__, "__doc__": doc, "head_inputs": inputs,
-            "auto_class": auto_class, "takes_labels": labels})
+            "auto_class": auto_class})
     _BY_NAME.setdefault(name, cls)
     return cls
 

@@ -148,6 +148,3 @@ def _layer_counts(value: Any, layers: Any) -> bool:
         and all(isinstance(v, int) and v > 0 for v in value) and sum(value) == layers
     )
 
-
-#: The old private name of :func:`derive_tiny`, until its callers move.
-_tiny_overrides = derive_tiny

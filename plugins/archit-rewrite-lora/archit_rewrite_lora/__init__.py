@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import attrs
 
-from archit_core import RewriteSpec, hookimpl, identifier, positive, probability
+from archit_core import RewriteSpec, hookimpl, identifier, lazy_attributes, positive, probability
+
+#: The torch side, imported only when used.
+__getattr__ = lazy_attributes(__name__, {n: f"archit_rewrite_lora.lora:{n}" for n in ("LoRALinear", "set_adapter", "merge", "unmerge")})
 
 
 @attrs.frozen(kw_only=True)
@@ -31,10 +34,3 @@ def rewrite_module(registry):
         ),
     )
 
-
-def __getattr__(name):  # the torch side loads only when used
-    if name in {"LoRALinear", "set_adapter", "merge", "unmerge"}:
-        from . import lora
-
-        return getattr(lora, name)
-    raise AttributeError(name)
