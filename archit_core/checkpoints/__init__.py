@@ -23,7 +23,6 @@ _EXPORTS = {
     'backbone_for': '.inspection',
     'backbone_key_map': '.interop',
     'check_archit_source': '.convert',
-    'check_label_count': '.folder',
     'check_target': '.saving',
     'clear_leftovers': '.saving',
     'checkpoint_dir': '.folder',

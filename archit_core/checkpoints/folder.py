@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from ..errors import CheckpointError
+from ..parts.options import check_label_count
 
 SAFE_SINGLE = "model.safetensors"
 SAFE_INDEX = "model.safetensors.index.json"
@@ -79,25 +80,8 @@ def read_config(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{file} is not valid JSON: {exc}") from exc
     if not isinstance(config, dict):
         raise CheckpointError(f"{file} holds a JSON {type(config).__name__}, not an object; it is not a model config")
-    check_label_count(config, where=str(file))
+    check_label_count(config, where=str(file), error=CheckpointError)
     return config
-
-
-def check_label_count(config: Mapping[str, Any], *, where: str, error: type[Exception] = CheckpointError) -> None:
-    """Refuse a config (and its ``backbone_config``) whose ``num_labels`` or ``id2label`` exceeds
-    :data:`~archit_core.parts.configs.MAX_LABELS`: transformers writes one label name per class before any check, so
-    ``num_labels=10**12`` would fill the memory."""
-    from ..parts.configs import MAX_LABELS
-
-    for part in (config, config.get("backbone_config")):
-        if not isinstance(part, Mapping):
-            continue
-        n = part.get("num_labels")
-        labels = part.get("id2label")
-        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= MAX_LABELS):
-            raise error(f"{where}: num_labels must be an int in 1 .. {MAX_LABELS:,}, got {str(n)[:40]}")
-        if labels is not None and (not isinstance(labels, Mapping) or len(labels) > MAX_LABELS):
-            raise error(f"{where}: id2label must be a mapping of at most {MAX_LABELS:,} labels")
 
 
 def is_archit_config(config: dict[str, Any]) -> bool:

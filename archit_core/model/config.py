@@ -10,8 +10,8 @@ from typing import Any
 
 from transformers import PreTrainedConfig
 
-from ..checkpoints.folder import check_label_count
 from ..errors import ArchitError, ArchitPluginWarning, ConfigError, MissingPluginError, UnknownNameError
+from ..parts.options import check_label_count
 from ..registry.host import get_host
 from ..registry.registrations import Registration
 from .transformers_compat import CACHE

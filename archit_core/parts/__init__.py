@@ -19,6 +19,7 @@ _EXPORTS = {
     'NON_FINITE_OK': '.configs',
     'as_config_error': '.configs',
     'check_finite': '.configs',
+    'check_label_count': '.options',
     'check_model_options': '.options',
     'check_sizes': '.configs',
     'config_errors': '.configs',

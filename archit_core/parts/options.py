@@ -76,3 +76,18 @@ def _label2id(prefix: str, value: Any, id2label: Mapping[int, str]) -> None:
             f"{prefix}label2id: must be the inverse of id2label ({bounded_repr(expected)}), got {bounded_repr(value)}; "
             "or leave it out and it is derived"
         )
+
+
+def check_label_count(config: Mapping[str, Any], *, where: str, error: type[Exception] = ConfigError) -> None:
+    """Refuse a config (and its ``backbone_config``) whose ``num_labels`` or ``id2label`` exceeds
+    :data:`~archit_core.parts.configs.MAX_LABELS`: transformers writes one label name per class before any check, so
+    ``num_labels=10**12`` would fill the memory. Used on configs read from checkpoints and by ``ArchitConfig``."""
+    for part in (config, config.get("backbone_config")):
+        if not isinstance(part, Mapping):
+            continue
+        n = part.get("num_labels")
+        labels = part.get("id2label")
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= MAX_LABELS):
+            raise error(f"{where}: num_labels must be an int in 1 .. {MAX_LABELS:,}, got {str(n)[:40]}")
+        if labels is not None and (not isinstance(labels, Mapping) or len(labels) > MAX_LABELS):
+            raise error(f"{where}: id2label must be a mapping of at most {MAX_LABELS:,} labels")
