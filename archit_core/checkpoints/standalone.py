@@ -138,9 +138,9 @@ def attrs_fields(instance: Any) -> list[str]:
 
 def _backbone_kwargs(model: Any) -> dict[str, Any]:
     """The keyword arguments archit built the base model with (``add_pooling_layer`` where it takes one)."""
-    spec = model.backbone_spec
-    takes = getattr(spec, "_pooler_arg", lambda: False)()
-    return {"add_pooling_layer": getattr(model.backbone, "pooler", None) is not None} if takes else {}
+    model_kwargs = getattr(model.backbone_spec, "model_kwargs", None)  # TransformersBackbone's; other backbones: none
+    needs = frozenset({"pooler"}) if getattr(model.backbone, "pooler", None) is not None else frozenset()
+    return model_kwargs(needs) if model_kwargs is not None else {}
 
 
 def _update_config(folder: Path, fields: dict[str, Any]) -> None:

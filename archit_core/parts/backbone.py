@@ -206,22 +206,24 @@ class TransformersBackbone(Backbone):
     def config_to_dict(self, config: Any) -> dict[str, Any]:
         return config.to_dict()
 
-    def _pooler_arg(self) -> bool:
-        return "add_pooling_layer" in inspect.signature(self._model_cls().__init__).parameters
+    def model_kwargs(self, needs: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """The keyword arguments the base model class is built with for ``needs`` (``add_pooling_layer`` where the
+        class takes one): what :meth:`build` passes, and what generated standalone code passes."""
+        takes = "add_pooling_layer" in inspect.signature(self._model_cls().__init__).parameters
+        return {"add_pooling_layer": "pooler" in needs} if takes else {}
 
     def provides(self, config: Any) -> frozenset[str]:
         caps = {"token_states", "hidden_states", "input_embeddings"}
         if getattr(config, "vocab_size", None):
             caps.add("vocabulary")
-        if self._pooler_arg():
+        if self.model_kwargs():
             caps.add("pooler")
         if self.causal or getattr(config, "is_decoder", False):
             caps.add("causal")
         return frozenset(caps)
 
     def build(self, config: Any, needs: frozenset[str] = frozenset()) -> Any:
-        kwargs = {"add_pooling_layer": "pooler" in needs} if self._pooler_arg() else {}
-        return self._model_cls()(config, **kwargs)
+        return self._model_cls()(config, **self.model_kwargs(needs))
 
     def facts(self, config: Any) -> BackboneFacts:
         return facts_from_config(config, self.provides(config))
