@@ -56,20 +56,24 @@ def read_sentence_transformers(path: str | Path) -> SentenceTransformersFolder:
 def write_sentence_transformers(path: str | Path, backbone: Any, *, pooling: str, normalize: bool, hidden_size: int,
                                 tokenizer: Any = None, max_seq_length: int | None = None) -> Path:
     """Write ``backbone`` (a Hugging Face base model) with ``pooling`` (a key of :data:`POOLING_FIELDS`) and optional
-    normalisation as a sentence-transformers folder (the tokenizer too, when given)."""
+    normalisation as a sentence-transformers folder (the tokenizer too, when given), through the atomic save: a folder
+    holding another model is refused."""
     if pooling not in POOLING_FIELDS:
         raise CheckpointError(f"sentence-transformers has no pooling for {pooling!r}; archit writes {', '.join(POOLING_FIELDS)}")
-    path = Path(path)
-    backbone.save_pretrained(path)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(path)
-    names = [("Transformer", ""), ("Pooling", "1_Pooling")] + ([("Normalize", "2_Normalize")] if normalize else [])
-    modules = [{"idx": i, "name": str(i), "path": folder, "type": _MODULE + kind} for i, (kind, folder) in enumerate(names)]
-    (path / "modules.json").write_text(json.dumps(modules, indent=2))
-    (path / "1_Pooling").mkdir(exist_ok=True)
-    fields = {"word_embedding_dimension": hidden_size, **{field: mode == pooling for mode, field in POOLING_FIELDS.items()}}
-    (path / "1_Pooling" / "config.json").write_text(json.dumps(fields, indent=2))
-    length = max_seq_length or getattr(tokenizer, "model_max_length", None)
-    settings = {"max_seq_length": length if isinstance(length, int) and length < 10**6 else 512, "do_lower_case": False}
-    (path / "sentence_bert_config.json").write_text(json.dumps(settings, indent=2))
-    return path
+    from .saving import identity_of, save_folder
+
+    def write(folder: Path) -> None:
+        backbone.save_pretrained(folder)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(folder)
+        names = [("Transformer", ""), ("Pooling", "1_Pooling")] + ([("Normalize", "2_Normalize")] if normalize else [])
+        modules = [{"idx": i, "name": str(i), "path": sub, "type": _MODULE + kind} for i, (kind, sub) in enumerate(names)]
+        (folder / "modules.json").write_text(json.dumps(modules, indent=2))
+        (folder / "1_Pooling").mkdir(exist_ok=True)
+        fields = {"word_embedding_dimension": hidden_size, **{field: mode == pooling for mode, field in POOLING_FIELDS.items()}}
+        (folder / "1_Pooling" / "config.json").write_text(json.dumps(fields, indent=2))
+        length = max_seq_length or getattr(tokenizer, "model_max_length", None)
+        settings = {"max_seq_length": length if isinstance(length, int) and length < 10**6 else 512, "do_lower_case": False}
+        (folder / "sentence_bert_config.json").write_text(json.dumps(settings, indent=2))
+
+    return save_folder(path, write, identity=identity_of(backbone.config.to_dict()))  # atomic, as every archit save
