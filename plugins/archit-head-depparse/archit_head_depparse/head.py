@@ -4,7 +4,8 @@ Word positions: position 0 is the root (a learned vector), positions ``1 .. n`` 
 padding. Gold heads (``labels``) and relations (``relation_labels``) are ``(batch, words)``: entry ``i`` is about word
 ``i + 1``; a head of 0 means the root, ``j`` word ``j``; ``-100`` is ignored. Every step is batched (no loop over
 examples). Label values (heads in range, relations below ``num_relations``) are checked on CPU tensors, where that
-costs nothing; on an accelerator only their shapes are, so a training step never waits on the device. Parameters live in standard modules (``nn.Linear``, ``nn.Embedding``) so that transformers initialises
+costs nothing, with an error saying where; on an accelerator by a device-side assertion, so a training step never
+waits on the device. Parameters live in standard modules (``nn.Linear``, ``nn.Embedding``) so that transformers initialises
 them when a checkpoint lacks them.
 """
 
@@ -72,6 +73,15 @@ def _integers(name: str, value: Any, batch: int) -> torch.Tensor:
 def _first(bad: torch.Tensor) -> tuple[int, int]:
     b, i = bad.nonzero()[0].tolist()
     return b, i
+
+
+def _any_bad(bad: torch.Tensor, message: str) -> bool:
+    """On CPU, whether ``bad`` holds a True (the caller then says where); elsewhere a device-side assertion with
+    ``message`` that does not stall the device, and False."""
+    if bad.device.type == "cpu":
+        return bool(bad.any())
+    torch._assert_async(~bad.any(), message)
+    return False
 
 
 class DependencyParsingHead(Head):
@@ -175,7 +185,8 @@ class DependencyParsingHead(Head):
                              "(from word_ids/word_spans); give one entry per word, -100 for padding")
         value, beyond = value[:, :words], value[:, words:]
         outside = (value != IGNORE) & ~mask
-        if mask.device.type == "cpu" and (bool((beyond != IGNORE).any()) or bool(outside.any())):
+        message = f"{name} label words not in the input (they must be -100)"
+        if _any_bad(beyond != IGNORE, message) or _any_bad(outside, message):
             b, i = _first(outside) if bool(outside.any()) else (_first(beyond != IGNORE)[0], words)
             raise ValueError(f"{name}[{b}, {i}] labels word {i + 1}, but example {b} has only {int(mask[b].sum())} words "
                              "(from word_ids/word_spans); labels of words not in the input must be -100 (truncated?)")
@@ -191,14 +202,13 @@ class DependencyParsingHead(Head):
         counts = mask.sum(1, keepdim=True)
         position = torch.arange(1, words + 1, device=mask.device)
         used = heads != IGNORE
-        on_host = mask.device.type == "cpu"  # value checks that would be a device sync elsewhere
         bad = used & ((heads < 0) | (heads > counts) | (heads == position))
-        if on_host and bool(bad.any()):
+        if _any_bad(bad, "labels hold no head for some word: use 0 for the root, 1 .. n for another word, -100 to ignore"):
             b, i = _first(bad)
             raise ValueError(f"labels[{b}, {i}] = {int(heads[b, i])} is no head for word {i + 1} of a {int(counts[b])}-word "
                              "sentence: use 0 for the root, 1 .. n for a word other than itself, -100 to ignore")
         bad = (rels != IGNORE) & ((rels < 0) | (rels >= self.config.num_relations))
-        if on_host and bool(bad.any()):
+        if _any_bad(bad, "relation_labels outside 0 .. num_relations - 1 (and not -100)"):
             b, i = _first(bad)
             raise ValueError(f"relation_labels[{b}, {i}] = {int(rels[b, i])} is outside 0 .. num_relations - 1 = "
                              f"{self.config.num_relations - 1} (and not -100)")
