@@ -30,10 +30,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "coverage.md"
-#: The heads measured: column key -> head name (an embedding head joins when one is installed, see ``heads()``);
-#: ``built`` means the ``REQUIRED`` ones train.
+#: The heads measured: column key -> head name (those installed, see ``heads()``); ``built`` means the ``REQUIRED``
+#: ones train.
 HEADS = {"tok": "token-classification", "seq": "sequence-classification", "qa": "question-answering",
-         "mc": "multiple-choice", "mlm": "masked-lm", "dep": "dependency-parsing"}
+         "mc": "multiple-choice", "mlm": "masked-lm", "dep": "dependency-parsing", "emb": "embedding"}
 REQUIRED = ("tok", "seq")
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -59,14 +59,12 @@ def text_model_types() -> list[str]:
 
 
 def heads() -> dict[str, str]:
-    """:data:`HEADS` that are installed, plus an installed head whose name says it embeds (column ``emb``)."""
+    """:data:`HEADS` that are installed."""
     import archit_core
 
     host = archit_core.get_host()
     names = set(host.registry.names("head")) if hasattr(host, "registry") else set()
-    found = {k: h for k, h in HEADS.items() if not names or h in names}
-    embedding = sorted(n for n in names if "embedding" in n)
-    return {**found, **({"emb": embedding[0]} if embedding else {})}
+    return {k: h for k, h in HEADS.items() if not names or h in names}
 
 
 def _one(model_type: str) -> dict:
@@ -85,7 +83,57 @@ def _one(model_type: str) -> dict:
             return {"model_type": model_type, "kind": family_kind(model_type), "excluded": str(exc)}
     except Exception:
         pass  # check_model_type reports it
-    return check_model_type(model_type, heads(), REQUIRED, lora=True)
+    return check_model_type(model_type, heads(), REQUIRED, checks={"lora": lora_check})
+
+
+def lora_check(name: str, head: str = "sequence-classification") -> tuple[str, str]:
+    """LoRA with its default targets on backbone ``name`` (tiny, with ``head``): ``("parity", "")`` when it trains one
+    step and, where peft has default targets for the family, wraps the modules peft wraps and, with the same adapter
+    weights, gives the same backbone outputs as peft; ``("works", "")`` where peft has no defaults; else
+    ``("no", reason)`` or ``("mismatch", reason)``. peft is imported here."""
+    import copy
+
+    import peft
+    import torch
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as PEFT_TARGETS
+
+    import archit_core
+    from archit_core.testing.generic import training_batch
+
+    torch.manual_seed(0)
+    model = archit_core.build(name, head, tiny=True).eval()
+    try:
+        lora = archit_core.rewrite(model, "lora")
+    except archit_core.ArchitError as exc:
+        return "no", str(exc).splitlines()[0][:200]
+    batch = training_batch(lora)
+    lora.train()
+    out = lora(**batch)
+    out.loss.backward()
+    if not all(p.grad is not None for n, p in lora.named_parameters() if "lora_A" in n):
+        return "mismatch", "a LoRA weight got no gradient"
+    lora.eval()
+    targets = PEFT_TARGETS.get(model.backbone_spec.hf_model_type) if hasattr(model.backbone_spec, "hf_model_type") else None
+    if not isinstance(targets, list):
+        return "works", ""
+    theirs = peft.inject_adapter_in_model(peft.LoraConfig(r=8, lora_alpha=8, target_modules=targets), copy.deepcopy(model.backbone))
+    wrapped = sorted(n for n, m in theirs.named_modules() if isinstance(m, peft.tuners.lora.LoraLayer))
+    ours = sorted(p.removeprefix("backbone.") for p in archit_core.rewrites_of(lora)[0]["paths"])
+    if wrapped != ours:
+        return "mismatch", f"peft wraps {wrapped[:2]}..., archit {ours[:2]}..."
+    g = torch.Generator().manual_seed(3)
+    state = {k: torch.randn(v.shape, generator=g) * 0.1 for k, v in theirs.state_dict().items() if "lora_" in k}
+    theirs.load_state_dict(state, strict=False)
+    lora.load_state_dict({f"backbone.{k}": v for k, v in state.items()}, strict=False)
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    spec = model.backbone_spec
+    with torch.no_grad():
+        got, expected = spec.encode(lora.backbone, inputs).token_states, spec.encode(theirs.eval(), inputs).token_states
+    try:
+        torch.testing.assert_close(got, expected)
+    except AssertionError as exc:
+        return "mismatch", str(exc).splitlines()[0]
+    return "parity", ""
 
 
 def _child_env() -> dict[str, str]:
@@ -165,7 +213,7 @@ _NO_ORACLE = ("no-class", "no-equivalent")
 
 def _columns(rows: list[dict]) -> list[str]:
     """The head columns the rows have, in :data:`HEADS` order (``emb`` last)."""
-    return [k for k in (*HEADS, "emb") if any(k in r for r in rows)]
+    return [k for k in HEADS if any(k in r for r in rows)]
 
 
 def _cell(row: dict, key: str) -> str:
@@ -347,7 +395,7 @@ def main() -> None:
             for row in chunk_rows:
                 rows.append(row)
                 print(f"{row['model_type']:32} built={row.get('built')} lora={row.get('lora')} "
-                      + " ".join(f"{k}={row.get(k)}" for k in (*HEADS, "emb")) + f" {row.get('seconds')}s {_reason(row)[:120]}", flush=True)
+                      + " ".join(f"{k}={row.get(k)}" for k in HEADS) + f" {row.get('seconds')}s {_reason(row)[:120]}", flush=True)
     elapsed = time.perf_counter() - start
     if args.merge:
         saved = json.loads((ROOT / "benchmarks" / "coverage.json").read_text())

@@ -13,7 +13,7 @@ torch is imported when a check runs.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from archit_core.parts.dummy import probe_batch
@@ -51,7 +51,7 @@ def train_step(name: str, head: str) -> None:
     import archit_core
 
     model = archit_core.build(name, head, tiny=True)
-    batch = _batch(model)
+    batch = training_batch(model)
     model.train()
     out = model(**batch)
     if out.loss is None or not torch.isfinite(out.loss):
@@ -61,7 +61,7 @@ def train_step(name: str, head: str) -> None:
         raise AssertionError(f"{name} + {head}: no gradient reached the head")
 
 
-def _batch(model: Any, labels: bool = True) -> dict[str, Any]:
+def training_batch(model: Any, labels: bool = True) -> dict[str, Any]:
     """The probe batch of ``model`` (padded, with labels), or for a head with inputs of its own (word ids) its
     :func:`~archit_core.parts.dummy.dummy_batch`; zeros for the backbone's extra inputs either way."""
     import torch
@@ -148,65 +148,17 @@ def role_summary(name: str) -> str:
                     short.get(r.split(".")[1], r.split(".")[1]) for r in iter_roles(roles))
 
 
-def lora_check(name: str, head: str = "sequence-classification") -> tuple[str, str]:
-    """LoRA with its default targets on backbone ``name`` (tiny, with ``head``): ``("parity", "")`` when it trains one
-    step and, where peft has default targets for the family, wraps the modules peft wraps and, with the same adapter
-    weights, gives the same backbone outputs as peft; ``("works", "")`` where peft has no defaults; else
-    ``("no", reason)`` or ``("mismatch", reason)``. peft is imported here."""
-    import copy
-
-    import peft
-    import torch
-    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as PEFT_TARGETS
-
-    import archit_core
-
-    torch.manual_seed(0)
-    model = archit_core.build(name, head, tiny=True).eval()
-    try:
-        lora = archit_core.rewrite(model, "lora")
-    except archit_core.ArchitError as exc:
-        return "no", str(exc).splitlines()[0][:200]
-    batch = _batch(lora)
-    lora.train()
-    out = lora(**batch)
-    out.loss.backward()
-    if not all(p.grad is not None for n, p in lora.named_parameters() if "lora_A" in n):
-        return "mismatch", "a LoRA weight got no gradient"
-    lora.eval()
-    targets = PEFT_TARGETS.get(model.backbone_spec.hf_model_type) if hasattr(model.backbone_spec, "hf_model_type") else None
-    if not isinstance(targets, list):
-        return "works", ""
-    theirs = peft.inject_adapter_in_model(peft.LoraConfig(r=8, lora_alpha=8, target_modules=targets), copy.deepcopy(model.backbone))
-    wrapped = sorted(n for n, m in theirs.named_modules() if isinstance(m, peft.tuners.lora.LoraLayer))
-    ours = sorted(p.removeprefix("backbone.") for p in archit_core.rewrites_of(lora)[0]["paths"])
-    if wrapped != ours:
-        return "mismatch", f"peft wraps {wrapped[:2]}..., archit {ours[:2]}..."
-    g = torch.Generator().manual_seed(3)
-    state = {k: torch.randn(v.shape, generator=g) * 0.1 for k, v in theirs.state_dict().items() if "lora_" in k}
-    theirs.load_state_dict(state, strict=False)
-    lora.load_state_dict({f"backbone.{k}": v for k, v in state.items()}, strict=False)
-    inputs = {k: v for k, v in batch.items() if k != "labels"}
-    spec = model.backbone_spec
-    with torch.no_grad():
-        got, expected = spec.encode(lora.backbone, inputs).token_states, spec.encode(theirs.eval(), inputs).token_states
-    try:
-        torch.testing.assert_close(got, expected)
-    except AssertionError as exc:
-        return "mismatch", str(exc).splitlines()[0]
-    return "parity", ""
-
-
 def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
 
 
 def check_model_type(model_type: str, heads: Mapping[str, str], required: tuple[str, ...] | None = None,
-                     lora: bool = False) -> dict[str, Any]:
+                     checks: Mapping[str, Callable[[str], tuple[str, str]]] | None = None) -> dict[str, Any]:
     """One row of the coverage table for ``heads`` (column key -> head name): ``built`` (every head of ``required``,
     default all, trained one step), and per column a :func:`parity` status with its reason (``error`` with the
-    exception when the head could not be trained: ``not built`` for a required one); with ``lora``, the
-    backbone's projection ``roles`` (:func:`role_summary`) and a :func:`lora_check` status."""
+    exception when the head could not be trained: ``not built`` for a required one). With ``checks`` (column key ->
+    a function of the backbone name giving ``(status, reason)``, e.g. a rewrite against its peer), the backbone's
+    projection ``roles`` (:func:`role_summary`) and each check's column."""
     row: dict[str, Any] = {"model_type": model_type, "kind": family_kind(model_type), "built": True, "error": ""}
     name = generic_name(model_type)
     required = tuple(heads) if required is None else required
@@ -225,10 +177,18 @@ def check_model_type(model_type: str, heads: Mapping[str, str], required: tuple[
             row[key], row[f"{key}_reason"] = parity(name, head)
         except Exception as exc:
             row[key], row[f"{key}_reason"] = "error", _error(exc)
-    if lora:
+    if checks:
+        row["roles"] = _or_error(lambda: role_summary(name))
+    for key, check in (checks or {}).items():
         try:
-            row["roles"] = role_summary(name)
-            row["lora"], row["lora_reason"] = lora_check(name) if row["built"] else ("error", "not built")
+            row[key], row[f"{key}_reason"] = check(name) if row["built"] else ("error", "not built")
         except Exception as exc:
-            row["lora"], row["lora_reason"] = "error", _error(exc)
+            row[key], row[f"{key}_reason"] = "error", _error(exc)
     return row
+
+
+def _or_error(make: Callable[[], str]) -> str:
+    try:
+        return make()
+    except Exception as exc:
+        return f"error: {_error(exc)}"
